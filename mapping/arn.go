@@ -1,0 +1,205 @@
+package mapping
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// ErrInvalidARN is wrapped by every error ParsePrincipal returns, so callers
+// can tell bad input from other failures with errors.Is.
+var ErrInvalidARN = errors.New("invalid ARN")
+
+// PrincipalKind says whether a principal is an IAM role or an IAM user; they
+// live in different aws-auth keys (mapRoles, mapUsers).
+type PrincipalKind int
+
+const (
+	KindRole PrincipalKind = iota + 1
+	KindUser
+)
+
+func (k PrincipalKind) String() string {
+	switch k {
+	case KindRole:
+		return "role"
+	case KindUser:
+		return "user"
+	}
+	return "unknown"
+}
+
+// Principal is an IAM role or user in the form EKS matches against.
+type Principal struct {
+	Kind      PrincipalKind
+	Partition string
+	Account   string
+	// Path is "/" or "/a/b/"; for roles it is dropped from ARN (see ParsePrincipal).
+	Path string
+	Name string
+	// ARN is the string to store in aws-auth: for roles always without a path.
+	ARN string
+}
+
+// Rewrite explains a change ParsePrincipal made to the ARN it was given.
+type Rewrite struct {
+	From, To string
+	Reason   string
+}
+
+func (r Rewrite) String() string {
+	return fmt.Sprintf("stored %s instead of %s: %s", r.To, r.From, r.Reason)
+}
+
+var (
+	partitionRe = regexp.MustCompile(`^aws(-[a-z]+)*$`)
+	accountRe   = regexp.MustCompile(`^[0-9]{12}$`)
+	// IAM's character set for role, user and session names.
+	iamNameRe = regexp.MustCompile(`^[\w+=,.@-]+$`)
+)
+
+// ssoPathPrefix is where IAM Identity Center puts the roles it provisions.
+const ssoPathPrefix = "/aws-reserved/sso.amazonaws.com/"
+
+// arnParts splits an ARN into its six fields. Resource may contain ':'.
+type arnParts struct {
+	Partition, Service, Region, Account, Resource string
+}
+
+func splitARN(s string) (arnParts, error) {
+	if s == "" {
+		return arnParts{}, fmt.Errorf("%w: empty", ErrInvalidARN)
+	}
+	if strings.TrimSpace(s) != s {
+		return arnParts{}, fmt.Errorf("%w %q: surrounding whitespace", ErrInvalidARN, s)
+	}
+	f := strings.SplitN(s, ":", 6)
+	if len(f) != 6 || f[0] != "arn" {
+		return arnParts{}, fmt.Errorf("%w %q: want arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE", ErrInvalidARN, s)
+	}
+	p := arnParts{Partition: f[1], Service: f[2], Region: f[3], Account: f[4], Resource: f[5]}
+	if !partitionRe.MatchString(p.Partition) {
+		return p, fmt.Errorf("%w %q: unknown partition %q (aws, aws-cn, aws-us-gov, aws-iso, aws-iso-b, ...)", ErrInvalidARN, s, p.Partition)
+	}
+	if !accountRe.MatchString(p.Account) {
+		return p, fmt.Errorf("%w %q: account id %q is not 12 digits", ErrInvalidARN, s, p.Account)
+	}
+	if p.Region != "" {
+		return p, fmt.Errorf("%w %q: IAM and STS ARNs have no region, got %q", ErrInvalidARN, s, p.Region)
+	}
+	return p, nil
+}
+
+// ParsePrincipal parses an IAM role, user or STS assumed-role ARN into the
+// principal EKS sees, plus the rewrites it made. It rejects principals that
+// cannot authenticate to EKS (account root, groups, federated users).
+func ParsePrincipal(s string) (Principal, []Rewrite, error) {
+	p, err := splitARN(s)
+	if err != nil {
+		return Principal{}, nil, err
+	}
+	switch p.Service {
+	case "iam":
+		return parseIAMResource(s, p)
+	case "sts":
+		return parseSTSResource(s, p)
+	}
+	return Principal{}, nil, fmt.Errorf("%w %q: service %q is not iam or sts", ErrInvalidARN, s, p.Service)
+}
+
+func parseIAMResource(s string, p arnParts) (Principal, []Rewrite, error) {
+	typ, rest, _ := strings.Cut(p.Resource, "/")
+	switch typ {
+	case "role", "user":
+	case "root":
+		return Principal{}, nil, fmt.Errorf("%w %q: the account root cannot be mapped; map the whole account with --account %s", ErrInvalidARN, s, p.Account)
+	case "group":
+		return Principal{}, nil, fmt.Errorf("%w %q: IAM groups cannot authenticate to EKS; map the group's users or a role they assume", ErrInvalidARN, s)
+	default:
+		return Principal{}, nil, fmt.Errorf("%w %q: resource type %q is not role or user", ErrInvalidARN, s, typ)
+	}
+	path, name := "/", rest
+	if i := strings.LastIndex(rest, "/"); i >= 0 {
+		path, name = "/"+rest[:i+1], rest[i+1:]
+	}
+	if err := checkName(s, typ, name); err != nil {
+		return Principal{}, nil, err
+	}
+	if strings.Contains(path, "//") {
+		return Principal{}, nil, fmt.Errorf("%w %q: empty path segment", ErrInvalidARN, s)
+	}
+	pr := Principal{Partition: p.Partition, Account: p.Account, Path: path, Name: name}
+	if typ == "user" {
+		pr.Kind = KindUser
+		pr.ARN = s // users are canonicalised with their path, so it stays
+		return pr, nil, nil
+	}
+	pr.Kind = KindRole
+	pr.ARN = roleARN(p.Partition, p.Account, name)
+	if path == "/" {
+		return pr, nil, nil
+	}
+	reason := fmt.Sprintf("EKS compares the caller's canonical ARN, which has no path, so a role ARN with path %s would never match", path)
+	if strings.HasPrefix(path, ssoPathPrefix) {
+		reason = "IAM Identity Center (SSO) roles live under " + ssoPathPrefix + " but EKS matches them without that path"
+	}
+	return pr, []Rewrite{{From: s, To: pr.ARN, Reason: reason}}, nil
+}
+
+func parseSTSResource(s string, p arnParts) (Principal, []Rewrite, error) {
+	typ, rest, _ := strings.Cut(p.Resource, "/")
+	switch typ {
+	case "assumed-role":
+	case "federated-user":
+		return Principal{}, nil, fmt.Errorf("%w %q: federated users cannot be mapped in aws-auth; map the role they use instead", ErrInvalidARN, s)
+	default:
+		return Principal{}, nil, fmt.Errorf("%w %q: STS resource type %q is not assumed-role", ErrInvalidARN, s, typ)
+	}
+	name, session, ok := strings.Cut(rest, "/")
+	if !ok || session == "" {
+		return Principal{}, nil, fmt.Errorf("%w %q: assumed-role ARN needs assumed-role/ROLE/SESSION", ErrInvalidARN, s)
+	}
+	if err := checkName(s, "role", name); err != nil {
+		return Principal{}, nil, err
+	}
+	pr := Principal{Kind: KindRole, Partition: p.Partition, Account: p.Account, Path: "/", Name: name, ARN: roleARN(p.Partition, p.Account, name)}
+	return pr, []Rewrite{{From: s, To: pr.ARN, Reason: "an assumed-role session ARN is one session of the role; EKS maps the role itself"}}, nil
+}
+
+func checkName(s, typ, name string) error {
+	if name == "" {
+		return fmt.Errorf("%w %q: empty %s name", ErrInvalidARN, s, typ)
+	}
+	if len(name) > 64 {
+		return fmt.Errorf("%w %q: %s name is longer than 64 characters", ErrInvalidARN, s, typ)
+	}
+	if !iamNameRe.MatchString(name) {
+		return fmt.Errorf("%w %q: %s name %q has characters IAM does not allow", ErrInvalidARN, s, typ, name)
+	}
+	return nil
+}
+
+func roleARN(partition, account, name string) string {
+	return "arn:" + partition + ":iam::" + account + ":role/" + name
+}
+
+// CanonicalKey is the lower-cased canonical form of an ARN as the
+// authenticator compares it. For strings that do not parse as a principal it
+// falls back to the lower-cased input, which is what the authenticator does
+// with whatever is in the ConfigMap.
+func CanonicalKey(arn string) string {
+	return strings.ToLower(arn)
+}
+
+// ValidAccountID reports whether id is a 12-digit AWS account id.
+func ValidAccountID(id string) bool { return accountRe.MatchString(id) }
+
+// AccountOf returns the account field of an ARN, or "" when it has none.
+func AccountOf(arn string) string {
+	f := strings.SplitN(arn, ":", 6)
+	if len(f) != 6 {
+		return ""
+	}
+	return f[4]
+}

@@ -1,0 +1,23 @@
+// Package mapping is iammap's domain model: IAM principals, their ARNs, and the
+// rules by which EKS maps them to Kubernetes usernames and groups.
+//
+// # ARNs
+//
+// [ParsePrincipal] accepts the ARN forms a person is likely to paste (a role,
+// a role with a path, an IAM Identity Center (SSO) role, an STS assumed-role
+// session, a user) and returns the [Principal] that EKS will actually see.
+// aws-iam-authenticator canonicalises every caller to
+// arn:PARTITION:iam::ACCOUNT:role/NAME, so a role ARN that keeps its path can
+// never match; ParsePrincipal strips it and reports the rewrite as a [Rewrite]
+// so the caller can tell the user why.
+//
+// # Resolution
+//
+// [Set.Resolve] is the authenticator's lookup: mapRoles by lower-cased ARN
+// (last entry wins), then mapUsers (last wins), then mapAccounts. [Set.Status]
+// tells for each entry whether it is in effect or shadowed, which is the
+// question eksctl never answers.
+//
+// The package imports no Kubernetes or AWS client; awsauth and accessentry
+// build on it.
+package mapping
