@@ -91,8 +91,8 @@ func (r Result) Changed() bool { return !maps.Equal(r.Before, r.After) }
 
 // Modify reads aws-auth, applies change and writes the result only if it
 // differs, conditional on the resourceVersion read. On a conflict (or a
-// concurrent create) it starts over from a fresh read. With dryRun it stops
-// before writing.
+// concurrent create) it starts over from a fresh read. With dryRun the write
+// is sent as a server-side dry run: checked, never stored.
 func (s *Store) Modify(ctx context.Context, change Change, dryRun bool) (Result, error) {
 	var res Result
 	err := retry.OnError(s.Backoff, retriable, func() error {
@@ -108,27 +108,38 @@ func (s *Store) Modify(ctx context.Context, change Change, dryRun bool) (Result,
 			return err
 		}
 		res.After = snap.Doc.Data()
-		if !changed || !res.Changed() || dryRun {
+		if !changed || !res.Changed() {
 			return nil
+		}
+		// A dry run still sends the write, marked dry-run: the API server
+		// authorises and validates it but stores nothing, so a dry run also
+		// tells whether the real write would be allowed.
+		var dry []string
+		if dryRun {
+			dry = []string{metav1.DryRunAll}
 		}
 		if !snap.Exists() {
 			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: Name, Namespace: Namespace}, Data: res.After}
-			created, err := s.configMaps.Create(ctx, cm, metav1.CreateOptions{FieldManager: "iammap"})
+			created, err := s.configMaps.Create(ctx, cm, metav1.CreateOptions{FieldManager: "iammap", DryRun: dry})
 			if err != nil {
 				return fmt.Errorf("create %s/%s: %w", Namespace, Name, err)
 			}
-			res.Written, res.Created, res.ResourceVersion = true, true, created.ResourceVersion
+			if !dryRun {
+				res.Written, res.Created, res.ResourceVersion = true, true, created.ResourceVersion
+			}
 			return nil
 		}
 		cm := snap.Object.DeepCopy()
 		cm.Data = res.After
 		// The object carries the resourceVersion that was read, which makes
 		// the update conditional: a concurrent change yields 409 Conflict.
-		updated, err := s.configMaps.Update(ctx, cm, metav1.UpdateOptions{FieldManager: "iammap"})
+		updated, err := s.configMaps.Update(ctx, cm, metav1.UpdateOptions{FieldManager: "iammap", DryRun: dry})
 		if err != nil {
 			return fmt.Errorf("update %s/%s: %w", Namespace, Name, err)
 		}
-		res.Written, res.ResourceVersion = true, updated.ResourceVersion
+		if !dryRun {
+			res.Written, res.ResourceVersion = true, updated.ResourceVersion
+		}
 		return nil
 	})
 	return res, err

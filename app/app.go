@@ -1,0 +1,150 @@
+// Package app is iammap's command line: flag parsing, output and exit codes.
+// Each command parses its flags into a struct and makes one library call
+// (awsauth, serviceaccess); nothing here decides what a mapping means.
+//
+// Data goes to stdout; messages go to stderr as "iammap: ...", warnings as
+// "iammap: warning: ...", and a failure as one "iammap: error: ..." line,
+// sometimes followed by "iammap: hint: ..." saying what to do next. Only
+// [Main] turns an error into an exit code.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Version is set at build time with -ldflags "-X github.com/iammap/iammap/app.Version=v1.2.3".
+var Version = ""
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// Global flags are accepted before and after the command name.
+func globalFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "kubeconfig", Usage: "kubeconfig `FILE` (default: $KUBECONFIG, then ~/.kube/config)"},
+		&cli.StringFlag{Name: "context", Usage: "kubeconfig context to use (default: the current context)"},
+		&cli.BoolFlag{Name: "dry-run", Usage: "show the change as a diff and write nothing (the API server still checks permissions)"},
+		&cli.BoolFlag{Name: "verbose", Usage: "explain each step on stderr"},
+	}
+}
+
+// New builds the iammap command line writing to stdout and stderr.
+func New(stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
+		Name:                 "iammap",
+		Usage:                "map AWS IAM identities to Kubernetes users and groups on EKS",
+		Version:              version(),
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		Flags:                globalFlags(),
+		EnableBashCompletion: true,
+		HideHelpCommand:      true,
+		// Errors are printed once, by Main; urfave/cli must not exit or print.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   usageError,
+		Commands: []*cli.Command{
+			createCommand(),
+			getCommand(),
+			deleteCommand(),
+			completionCommand(),
+		},
+	}
+	for _, c := range app.Commands {
+		c.Flags = append(c.Flags, globalFlags()...)
+		c.OnUsageError = usageError
+	}
+	return app
+}
+
+// Run runs iammap with args (args[0] is the program name).
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return New(stdout, stderr).RunContext(ctx, args)
+}
+
+// Main runs iammap and returns the process exit code, printing any error.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	err := Run(ctx, args, stdout, stderr)
+	if err == nil {
+		return 0
+	}
+	msg, hint := describe(err)
+	fmt.Fprintf(stderr, "iammap: error: %s\n", oneLine(msg))
+	if hint != "" {
+		fmt.Fprintf(stderr, "iammap: hint: %s\n", oneLine(hint))
+	}
+	var coder cli.ExitCoder
+	if errors.As(err, &coder) && coder.ExitCode() != 0 {
+		return coder.ExitCode()
+	}
+	return 1
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+}
+
+func usageError(c *cli.Context, err error, _ bool) error {
+	where := "iammap --help"
+	if c.Command != nil && c.Command.Name != "" {
+		where = "iammap " + c.Command.Name + " --help"
+	}
+	return withHint(fmt.Errorf("%w: %v", errUsage, err), "see "+where)
+}
+
+// flag returns a flag's value from the innermost command that set it, so
+// global flags work before or after the command name.
+func flagString(c *cli.Context, name string) string {
+	for _, cc := range c.Lineage() {
+		if cc.IsSet(name) {
+			return cc.String(name)
+		}
+	}
+	return c.String(name)
+}
+
+func flagBool(c *cli.Context, name string) bool {
+	for _, cc := range c.Lineage() {
+		if cc.IsSet(name) {
+			return cc.Bool(name)
+		}
+	}
+	return false
+}
+
+// ui writes messages to stderr.
+type ui struct {
+	stderr  io.Writer
+	verbose bool
+}
+
+func newUI(c *cli.Context) *ui {
+	return &ui{stderr: c.App.ErrWriter, verbose: flagBool(c, "verbose")}
+}
+
+func (u *ui) info(format string, a ...any) {
+	fmt.Fprintf(u.stderr, "iammap: "+format+"\n", a...)
+}
+
+func (u *ui) warn(format string, a ...any) {
+	fmt.Fprintf(u.stderr, "iammap: warning: "+format+"\n", a...)
+}
+
+func (u *ui) debug(format string, a ...any) {
+	if u.verbose {
+		fmt.Fprintf(u.stderr, "iammap: "+format+"\n", a...)
+	}
+}

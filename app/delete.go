@@ -1,0 +1,117 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/iammap/iammap/awsauth"
+	"github.com/iammap/iammap/mapping"
+	"github.com/urfave/cli/v2"
+)
+
+func deleteCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "delete",
+		Usage: "remove an identity mapping from aws-auth",
+		Description: "Removes the first entry for --arn (as eksctl does), or every entry with --all, and reports\n" +
+			"any entry that still maps the principal afterwards.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "arn", Usage: "IAM role or user `ARN` whose mapping to remove (any case, either key)"},
+			&cli.BoolFlag{Name: "all", Usage: "remove every entry for --arn, not just the first"},
+			&cli.StringFlag{Name: "account", Usage: "remove this account `ID` from mapAccounts"},
+			&cli.BoolFlag{Name: "ignore-not-found", Usage: "succeed when there is nothing to delete"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return badFlags("unexpected argument %q", c.Args().First())
+			}
+			arn, account := c.String("arn"), c.String("account")
+			switch {
+			case arn != "" && account != "":
+				return badFlags("--arn and --account are exclusive")
+			case arn == "" && account == "":
+				return badFlags("one of --arn or --account is required")
+			case account != "" && c.Bool("all"):
+				return badFlags("--all applies to --arn; --account removes every occurrence of the id")
+			case account != "" && !mapping.ValidAccountID(account):
+				return badFlags("--account %q is not a 12-digit AWS account id", account)
+			}
+			err := runDelete(c, arn, account, c.Bool("all"))
+			if errors.Is(err, awsauth.ErrNotFound) && c.Bool("ignore-not-found") {
+				newUI(c).info("%v; nothing written", err)
+				return nil
+			}
+			return err
+		},
+	}
+}
+
+func runDelete(c *cli.Context, arn, account string, all bool) error {
+	u := newUI(c)
+	dryRun := flagBool(c, "dry-run")
+	if account != "" {
+		_, store, err := connect(c, u)
+		if err != nil {
+			return err
+		}
+		res, err := store.Modify(c.Context, func(doc *awsauth.Document) (bool, error) {
+			return true, awsauth.DeleteAccount(doc, account)
+		}, dryRun)
+		if err != nil {
+			return err
+		}
+		return reportWrite(c, u, res, dryRun, "removed account "+account+" from mapAccounts")
+	}
+
+	p, _, err := mapping.ParsePrincipal(arn)
+	if err != nil {
+		return err
+	}
+	_, store, err := connect(c, u)
+	if err != nil {
+		return err
+	}
+	var del awsauth.DeleteResult
+	res, err := store.Modify(c.Context, func(doc *awsauth.Document) (bool, error) {
+		// The ARN as given first (it may be a never-matching entry with a
+		// path), then the form EKS matches.
+		var err error
+		del, err = awsauth.DeleteMapping(doc, arn, all)
+		if errors.Is(err, awsauth.ErrNotFound) && !strings.EqualFold(p.ARN, arn) {
+			del, err = awsauth.DeleteMapping(doc, p.ARN, all)
+		}
+		return err == nil, err
+	}, dryRun)
+	if err != nil {
+		return err
+	}
+	var removed []string
+	for _, e := range del.Removed {
+		removed = append(removed, fmt.Sprintf("%s %s (username %q, groups [%s])", e.Ref, e.Display(), e.Username, strings.Join(e.Groups, ",")))
+	}
+	if err := reportWrite(c, u, res, dryRun, "removed "+strings.Join(removed, "; ")); err != nil {
+		return err
+	}
+	// The trap eksctl leaves open: another entry for the same principal
+	// silently keeps (or takes over) its access.
+	switch {
+	case del.Effective != nil:
+		e := del.Effective
+		u.warn("%s is STILL MAPPED: %s now takes effect (username %q, groups [%s]); %d entr%s remain. Run `iammap delete --arn %s --all` to remove every entry",
+			p.ARN, e.Ref, e.Username, strings.Join(e.Groups, ","), len(del.Remaining), plural(len(del.Remaining), "y", "ies"), arn)
+	case len(del.Remaining) > 0:
+		u.warn("%d other entr%s for %s remain but none is in effect", len(del.Remaining), plural(len(del.Remaining), "y", "ies"), p.ARN)
+	}
+	for _, e := range del.Unreadable {
+		u.warn("%v: it may still map %s", e, p.ARN)
+	}
+	return nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

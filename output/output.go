@@ -1,0 +1,150 @@
+// Package output renders iammap's results for people (tables, diffs) and for
+// programs (JSON, YAML). Everything here writes to the writer it is given;
+// the CLI passes stdout, so data never mixes with messages.
+package output
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/iammap/iammap/awsauth"
+	"github.com/iammap/iammap/mapping"
+	"github.com/pmezard/go-difflib/difflib"
+	sigsyaml "sigs.k8s.io/yaml"
+)
+
+// Format is an -o value.
+type Format string
+
+const (
+	Table Format = "table"
+	JSON  Format = "json"
+	YAML  Format = "yaml"
+)
+
+// Formats lists the accepted -o values.
+var Formats = []Format{Table, JSON, YAML}
+
+// ParseFormat validates an -o value.
+func ParseFormat(s string) (Format, error) {
+	if slices.Contains(Formats, Format(s)) {
+		return Format(s), nil
+	}
+	return "", fmt.Errorf("unknown output format %q: use table, json or yaml", s)
+}
+
+// Row is one identity mapping as printed by `iammap get`. The field names
+// follow eksctl's JSON output, plus where the entry lives and whether it is
+// in effect.
+type Row struct {
+	RoleARN    string       `json:"rolearn,omitempty"`
+	UserARN    string       `json:"userarn,omitempty"`
+	SSO        *mapping.SSO `json:"sso,omitempty"`
+	Username   string       `json:"username,omitempty"`
+	Groups     []string     `json:"groups,omitempty"`
+	UserID     string       `json:"userid,omitempty"`
+	Account    string       `json:"account,omitempty"`
+	Source     string       `json:"source"`
+	Status     string       `json:"status"`
+	ShadowedBy string       `json:"shadowedBy,omitempty"`
+	Reason     string       `json:"reason,omitempty"`
+}
+
+// Rows converts aws-auth entries and accounts to printable rows.
+func Rows(entries []awsauth.Entry, accounts []string) []Row {
+	rows := make([]Row, 0, len(entries)+len(accounts))
+	for _, e := range entries {
+		r := Row{SSO: e.SSO, Username: e.Username, Groups: e.Groups, UserID: e.UserID, Source: string(e.Source), Status: string(e.Status.State)}
+		if e.Source == mapping.MapUsers {
+			r.UserARN = e.ARN
+		} else {
+			r.RoleARN = e.ARN
+		}
+		if e.Status.By != nil {
+			r.ShadowedBy = e.Status.By.String()
+		}
+		if e.Status.State != mapping.Active {
+			r.Reason = e.Status.Reason
+		}
+		rows = append(rows, r)
+	}
+	for _, a := range accounts {
+		rows = append(rows, Row{Account: a, Source: string(mapping.MapAccounts), Status: string(mapping.Active)})
+	}
+	return rows
+}
+
+// WriteRows prints rows in the given format.
+func WriteRows(w io.Writer, f Format, rows []Row) error {
+	switch f {
+	case JSON:
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "    ")
+		return enc.Encode(rows)
+	case YAML:
+		b, err := sigsyaml.Marshal(rows)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "ARN\tUSERNAME\tGROUPS\tACCOUNT\tSTATUS")
+	for _, r := range rows {
+		arn := r.RoleARN + r.UserARN
+		if arn == "" && r.SSO != nil {
+			arn = "sso:" + r.SSO.ARNLike()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", arn, r.Username, strings.Join(r.Groups, ","), r.Account, statusCell(r))
+	}
+	return tw.Flush()
+}
+
+func statusCell(r Row) string {
+	switch mapping.State(r.Status) {
+	case mapping.Shadowed:
+		return "shadowed by " + r.ShadowedBy
+	case mapping.NeverMatches:
+		return "never matches"
+	}
+	return r.Status
+}
+
+// WriteDataDiff prints a unified diff per ConfigMap data key that differs
+// between before and after. It prints nothing when they are equal.
+func WriteDataDiff(w io.Writer, name string, before, after map[string]string) error {
+	keys := make([]string, 0, len(before)+len(after))
+	for k := range before {
+		keys = append(keys, k)
+	}
+	for k := range after {
+		if _, ok := before[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if before[k] == after[k] {
+			continue
+		}
+		text, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+			A:        difflib.SplitLines(before[k]),
+			B:        difflib.SplitLines(after[k]),
+			FromFile: name + " data." + k + " (current)",
+			ToFile:   name + " data." + k + " (after)",
+			Context:  3,
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := io.WriteString(w, text); err != nil {
+			return err
+		}
+	}
+	return nil
+}
