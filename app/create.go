@@ -131,7 +131,7 @@ func runCreate(c *cli.Context, f createFlags) error {
 		return nil
 	}
 	for _, old := range added.Shadows {
-		u.warn("%s was already mapped by %s (username %q, groups [%s]); the new entry now takes effect and shadows it. Use --no-duplicate-arns to refuse, or delete the old entry", old.Display(), old.Ref, old.Username, strings.Join(old.Groups, ","))
+		u.warn("%s is already mapped by %s (username %q, groups [%s]); the new entry overrides it, because EKS uses the last entry for a principal. Use --no-duplicate-arns to refuse, or delete the old entry", old.Display(), old.Ref, old.Username, strings.Join(old.Groups, ","))
 	}
 	return reportWrite(c, u, res, f.dryRun, fmt.Sprintf("added %s to %s (username %q, groups [%s])", m.Display(), m.Source, m.Username, strings.Join(m.Groups, ",")))
 }

@@ -64,7 +64,8 @@ func runDelete(c *cli.Context, arn, account string, all bool) error {
 		return reportWrite(c, u, res, dryRun, "removed account "+account+" from mapAccounts")
 	}
 
-	p, _, err := mapping.ParsePrincipal(arn)
+	// Matching is case-insensitive, like the authenticator's.
+	p, _, err := mapping.ParsePrincipal(strings.ToLower(arn))
 	if err != nil {
 		return err
 	}
@@ -78,7 +79,7 @@ func runDelete(c *cli.Context, arn, account string, all bool) error {
 		// path), then the form EKS matches.
 		var err error
 		del, err = awsauth.DeleteMapping(doc, arn, all)
-		if errors.Is(err, awsauth.ErrNotFound) && !strings.EqualFold(p.ARN, arn) {
+		if errors.Is(err, awsauth.ErrNotFound) && p.ARN != strings.ToLower(arn) {
 			del, err = awsauth.DeleteMapping(doc, p.ARN, all)
 		}
 		return err == nil, err
@@ -98,20 +99,13 @@ func runDelete(c *cli.Context, arn, account string, all bool) error {
 	switch {
 	case del.Effective != nil:
 		e := del.Effective
-		u.warn("%s is STILL MAPPED: %s now takes effect (username %q, groups [%s]); %d entr%s remain. Run `iammap delete --arn %s --all` to remove every entry",
-			p.ARN, e.Ref, e.Username, strings.Join(e.Groups, ","), len(del.Remaining), plural(len(del.Remaining), "y", "ies"), arn)
+		u.warn("%s is STILL MAPPED: %s now takes effect (username %q, groups [%s]); entries left for it: %d. Run `iammap delete --arn %s --all` to remove every entry",
+			e.Display(), e.Ref, e.Username, strings.Join(e.Groups, ","), len(del.Remaining), arn)
 	case len(del.Remaining) > 0:
-		u.warn("%d other entr%s for %s remain but none is in effect", len(del.Remaining), plural(len(del.Remaining), "y", "ies"), p.ARN)
+		u.warn("entries left for %s: %d, but none is in effect", arn, len(del.Remaining))
 	}
 	for _, e := range del.Unreadable {
-		u.warn("%v: it may still map %s", e, p.ARN)
+		u.warn("%v: it may still map %s", e, arn)
 	}
 	return nil
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }

@@ -35,7 +35,8 @@ func runGet(c *cli.Context, arn, format string) error {
 	var filterKeys []string
 	if arn != "" {
 		filterKeys = []string{strings.ToLower(arn)}
-		p, rewrites, err := mapping.ParsePrincipal(arn)
+		// Matching is case-insensitive, like the authenticator's.
+		p, rewrites, err := mapping.ParsePrincipal(strings.ToLower(arn))
 		if err != nil {
 			return err
 		}

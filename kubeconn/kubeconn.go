@@ -6,6 +6,8 @@ package kubeconn
 import (
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -51,7 +53,7 @@ func Connect(opts Options) (*Connection, error) {
 	cfg, err := loader.ClientConfig()
 	if err != nil {
 		if clientcmd.IsEmptyConfig(err) {
-			return nil, fmt.Errorf("%w: the kubeconfig has no current context", ErrNoCluster)
+			return nil, fmt.Errorf("%w: no current context in kubeconfig %s", ErrNoCluster, describeFiles(rules))
 		}
 		return nil, fmt.Errorf("load kubeconfig: %w", err)
 	}
@@ -61,4 +63,21 @@ func Connect(opts Options) (*Connection, error) {
 		return nil, fmt.Errorf("create Kubernetes client: %w", err)
 	}
 	return &Connection{Clientset: cs, Config: cfg, Context: ctxName, Server: cfg.Host}, nil
+}
+
+// describeFiles names the kubeconfig files that were consulted, marking the
+// missing ones: a KUBECONFIG pointing at nothing is the usual cause.
+func describeFiles(rules *clientcmd.ClientConfigLoadingRules) string {
+	files := rules.GetLoadingPrecedence()
+	if rules.ExplicitPath != "" {
+		files = []string{rules.ExplicitPath}
+	}
+	var out []string
+	for _, f := range files {
+		if _, err := os.Stat(f); err != nil {
+			f += " (missing)"
+		}
+		out = append(out, f)
+	}
+	return strings.Join(out, ", ")
 }

@@ -133,8 +133,8 @@ func WriteDataDiff(w io.Writer, name string, before, after map[string]string) er
 			continue
 		}
 		text, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-			A:        difflib.SplitLines(before[k]),
-			B:        difflib.SplitLines(after[k]),
+			A:        splitLines(before[k]),
+			B:        splitLines(after[k]),
 			FromFile: name + " data." + k + " (current)",
 			ToFile:   name + " data." + k + " (after)",
 			Context:  3,
@@ -147,4 +147,16 @@ func WriteDataDiff(w io.Writer, name string, before, after map[string]string) er
 		}
 	}
 	return nil
+}
+
+// splitLines keeps each line's newline, as difflib wants, without the empty
+// last line difflib.SplitLines adds after a final newline.
+func splitLines(s string) []string {
+	lines := strings.SplitAfter(s, "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	} else {
+		lines[len(lines)-1] += "\n"
+	}
+	return lines
 }

@@ -1,0 +1,10 @@
+package awsauth
+
+import (
+	"os"
+	"testing"
+
+	"github.com/iammap/iammap/localstack/stacktest"
+)
+
+func TestMain(m *testing.M) { os.Exit(stacktest.Main(m)) }
