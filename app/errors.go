@@ -51,6 +51,8 @@ func describe(err error) (msg, hint string) {
 		hint = "pass --kubeconfig FILE and --context NAME, or set KUBECONFIG"
 	case apierrors.IsForbidden(err):
 		hint = "your Kubernetes user lacks this permission on configmaps in kube-system; ask a cluster admin, or use a context with more rights (--context)"
+	case apierrors.IsConflict(err):
+		hint = "aws-auth kept changing while iammap retried; nothing of yours was written, run the command again"
 	case apierrors.IsUnauthorized(err):
 		hint = "the cluster did not accept your credentials; refresh them (for EKS: aws sso login / aws eks update-kubeconfig)"
 	case errors.As(err, &status):

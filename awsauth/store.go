@@ -47,8 +47,11 @@ type Store struct {
 }
 
 // DefaultBackoff retries long enough for a handful of writers racing on the
-// same ConfigMap (client-go's DefaultRetry gives up after 5 tries).
-var DefaultBackoff = wait.Backoff{Steps: 40, Duration: 10 * time.Millisecond, Factor: 1.5, Jitter: 1, Cap: 500 * time.Millisecond}
+// same ConfigMap: client-go's DefaultRetry gives up after 5 tries. It has no
+// Cap on purpose: wait.Backoff ends the retries once the Cap is reached.
+// 40 steps growing 10% from 20ms wait about 9s in all (up to twice that
+// with jitter) before giving up.
+var DefaultBackoff = wait.Backoff{Steps: 40, Duration: 20 * time.Millisecond, Factor: 1.1, Jitter: 1}
 
 // NewStore returns a Store over the ConfigMaps of kube-system.
 func NewStore(configMaps corev1client.ConfigMapInterface) *Store {

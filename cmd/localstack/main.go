@@ -42,7 +42,9 @@ func main() {
 	}
 }
 
-func stackDir(c *cli.Context) (string, error) { return filepath.Abs(filepath.Join(c.String("dir"), "stack")) }
+func stackDir(c *cli.Context) (string, error) {
+	return filepath.Abs(filepath.Join(c.String("dir"), "stack"))
+}
 
 func up(c *cli.Context) error {
 	dir, err := stackDir(c)
