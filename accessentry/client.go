@@ -1,0 +1,282 @@
+package accessentry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"github.com/aws/smithy-go"
+	"golang.org/x/sync/errgroup"
+)
+
+// ErrNotFound: the access entry does not exist.
+var ErrNotFound = errors.New("no such access entry")
+
+// DefaultConcurrency bounds the parallel calls of List. EKS publishes no
+// rate limits; the SDK's retryer absorbs throttling.
+const DefaultConcurrency = 32
+
+// Entry is an access entry with its associated policies.
+type Entry struct {
+	PrincipalARN string            `json:"principalArn"`
+	Type         string            `json:"type"`
+	Username     string            `json:"username"`
+	Groups       []string          `json:"kubernetesGroups"`
+	Tags         map[string]string `json:"tags,omitempty"`
+	Policies     []PolicySpec      `json:"accessPolicies"`
+	ARN          string            `json:"accessEntryArn"`
+}
+
+// Client manages the access entries of one cluster.
+type Client struct {
+	api         API
+	cluster     string
+	Concurrency int
+}
+
+// New returns a Client for cluster.
+func New(api API, cluster string) *Client {
+	return &Client{api: api, cluster: cluster, Concurrency: DefaultConcurrency}
+}
+
+// apiError rewrites an SDK error into one line: operation, EKS's code and message.
+func apiError(op string, err error) error {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		if ae.ErrorCode() == "ResourceNotFoundException" && strings.Contains(ae.ErrorMessage(), "principalArn") {
+			return fmt.Errorf("%s: %w (EKS: %s)", op, ErrNotFound, ae.ErrorMessage())
+		}
+		return fmt.Errorf("%s: EKS %s: %s: %w", op, ae.ErrorCode(), ae.ErrorMessage(), errAPI)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// errAPI marks errors EKS returned, so the CLI can tell them from local ones.
+var errAPI = errors.New("rejected by EKS")
+
+// IsAPIError reports whether err came from EKS with the given code.
+func IsAPIError(err error, code string) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == code
+}
+
+// List returns every access entry with its policies, sorted by principal ARN.
+// Pages are read with the SDK paginator; details are fetched concurrently as
+// soon as each page arrives.
+func (c *Client) List(ctx context.Context) ([]Entry, error) {
+	g, gctx := errgroup.WithContext(ctx)
+	limit := c.Concurrency
+	if limit < 1 {
+		limit = 1
+	}
+	g.SetLimit(limit + 1) // one slot for the paginator itself
+	results := make(chan Entry, 256)
+	g.Go(func() error {
+		pages := eks.NewListAccessEntriesPaginator(c.api, &eks.ListAccessEntriesInput{ClusterName: aws.String(c.cluster)})
+		for pages.HasMorePages() {
+			page, err := pages.NextPage(gctx)
+			if err != nil {
+				return apiError("list access entries", err)
+			}
+			for _, arn := range page.AccessEntries {
+				g.Go(func() error {
+					e, err := c.Get(gctx, arn)
+					if err != nil {
+						return err
+					}
+					results <- e
+					return nil
+				})
+			}
+		}
+		return nil
+	})
+	var entries []Entry
+	done := make(chan struct{})
+	go func() {
+		for e := range results {
+			entries = append(entries, e)
+		}
+		close(done)
+	}()
+	err := g.Wait()
+	close(results)
+	<-done
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].PrincipalARN < entries[j].PrincipalARN })
+	return entries, nil
+}
+
+// Get returns one entry with its policies; ErrNotFound when it does not exist.
+func (c *Client) Get(ctx context.Context, principalARN string) (Entry, error) {
+	g, gctx := errgroup.WithContext(ctx)
+	var e Entry
+	var policies []PolicySpec
+	g.Go(func() error {
+		out, err := c.api.DescribeAccessEntry(gctx, &eks.DescribeAccessEntryInput{ClusterName: aws.String(c.cluster), PrincipalArn: aws.String(principalARN)})
+		if err != nil {
+			return apiError("describe access entry "+principalARN, err)
+		}
+		e = fromSDK(out.AccessEntry)
+		return nil
+	})
+	g.Go(func() error {
+		var err error
+		policies, err = c.policies(gctx, principalARN)
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return Entry{}, err
+	}
+	e.Policies = policies
+	return e, nil
+}
+
+func (c *Client) policies(ctx context.Context, principalARN string) ([]PolicySpec, error) {
+	var out []PolicySpec
+	pages := eks.NewListAssociatedAccessPoliciesPaginator(c.api, &eks.ListAssociatedAccessPoliciesInput{ClusterName: aws.String(c.cluster), PrincipalArn: aws.String(principalARN)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, apiError("list access policies of "+principalARN, err)
+		}
+		for _, p := range page.AssociatedAccessPolicies {
+			ps := PolicySpec{ARN: aws.ToString(p.PolicyArn)}
+			if p.AccessScope != nil && p.AccessScope.Type == types.AccessScopeTypeNamespace {
+				ps.Namespaces = p.AccessScope.Namespaces
+			}
+			out = append(out, ps)
+		}
+	}
+	return out, nil
+}
+
+func fromSDK(a *types.AccessEntry) Entry {
+	if a == nil {
+		return Entry{}
+	}
+	return Entry{
+		PrincipalARN: aws.ToString(a.PrincipalArn), Type: aws.ToString(a.Type), Username: aws.ToString(a.Username),
+		Groups: a.KubernetesGroups, Tags: a.Tags, ARN: aws.ToString(a.AccessEntryArn),
+	}
+}
+
+// Result lists what Ensure or Delete changed, in order. On error it holds
+// exactly the changes that were made before the failure.
+type Result struct {
+	Changes []string
+	// Existing is the entry as it was before, nil when it did not exist.
+	Existing *Entry
+}
+
+// Ensure makes the entry for spec.PrincipalARN exist with spec's type,
+// username, groups and policies (policies not in spec are left alone). It
+// is idempotent: a second run changes nothing. spec must have passed Validate.
+func (c *Client) Ensure(ctx context.Context, spec Spec) (Result, error) {
+	var res Result
+	current, err := c.Get(ctx, spec.PrincipalARN)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		in := &eks.CreateAccessEntryInput{ClusterName: aws.String(c.cluster), PrincipalArn: aws.String(spec.PrincipalARN), KubernetesGroups: spec.Groups, Tags: spec.Tags, Type: aws.String(spec.Type)}
+		if spec.Username != "" {
+			in.Username = aws.String(spec.Username)
+		}
+		out, err := c.api.CreateAccessEntry(ctx, in)
+		if err != nil {
+			return res, apiError("create access entry "+spec.PrincipalARN, err)
+		}
+		created := fromSDK(out.AccessEntry)
+		res.Changes = append(res.Changes, fmt.Sprintf("created access entry %s (type %s, username %q, groups [%s])", spec.PrincipalARN, created.Type, created.Username, strings.Join(created.Groups, ",")))
+	case err != nil:
+		return res, err
+	default:
+		res.Existing = &current
+		if current.Type != spec.Type {
+			return res, invalid("%s already has an access entry of type %s; the type cannot change: delete the entry and create it again", spec.PrincipalARN, current.Type)
+		}
+		if spec.Type == "STANDARD" && ((spec.Username != "" && spec.Username != current.Username) || !sameSet(spec.Groups, current.Groups)) {
+			in := &eks.UpdateAccessEntryInput{ClusterName: aws.String(c.cluster), PrincipalArn: aws.String(spec.PrincipalARN), KubernetesGroups: spec.Groups}
+			if in.KubernetesGroups == nil {
+				in.KubernetesGroups = []string{}
+			}
+			if spec.Username != "" {
+				in.Username = aws.String(spec.Username)
+			}
+			if _, err := c.api.UpdateAccessEntry(ctx, in); err != nil {
+				return res, apiError("update access entry "+spec.PrincipalARN, err)
+			}
+			res.Changes = append(res.Changes, fmt.Sprintf("updated access entry %s: username %q -> %q, groups [%s] -> [%s]", spec.PrincipalARN, current.Username, orDefault(spec.Username, current.Username), strings.Join(current.Groups, ","), strings.Join(spec.Groups, ",")))
+		}
+	}
+	for _, p := range spec.Policies {
+		if slices.ContainsFunc(current.Policies, func(q PolicySpec) bool { return q.ARN == p.ARN && sameSet(q.Namespaces, p.Namespaces) }) {
+			continue
+		}
+		scope := &types.AccessScope{Type: types.AccessScopeTypeCluster}
+		if len(p.Namespaces) > 0 {
+			scope = &types.AccessScope{Type: types.AccessScopeTypeNamespace, Namespaces: p.Namespaces}
+		}
+		if _, err := c.api.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{ClusterName: aws.String(c.cluster), PrincipalArn: aws.String(spec.PrincipalARN), PolicyArn: aws.String(p.ARN), AccessScope: scope}); err != nil {
+			return res, apiError(fmt.Sprintf("associate %s with %s", PolicyName(p.ARN), spec.PrincipalARN), err)
+		}
+		res.Changes = append(res.Changes, fmt.Sprintf("associated %s with %s (scope %s)", PolicyName(p.ARN), spec.PrincipalARN, p.Scope()))
+	}
+	return res, nil
+}
+
+// Delete removes an entry (EKS removes its policy associations with it).
+func (c *Client) Delete(ctx context.Context, principalARN string) (Entry, error) {
+	current, err := c.Get(ctx, principalARN)
+	if err != nil {
+		return Entry{}, err
+	}
+	if _, err := c.api.DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{ClusterName: aws.String(c.cluster), PrincipalArn: aws.String(principalARN)}); err != nil {
+		return Entry{}, apiError("delete access entry "+principalARN, err)
+	}
+	return current, nil
+}
+
+// Disassociate removes one policy association.
+func (c *Client) Disassociate(ctx context.Context, principalARN, policyARN string) error {
+	_, err := c.api.DisassociateAccessPolicy(ctx, &eks.DisassociateAccessPolicyInput{ClusterName: aws.String(c.cluster), PrincipalArn: aws.String(principalARN), PolicyArn: aws.String(policyARN)})
+	if err != nil {
+		return apiError(fmt.Sprintf("disassociate %s from %s", PolicyName(policyARN), principalARN), err)
+	}
+	return nil
+}
+
+// AvailablePolicies lists the access policies EKS offers.
+func (c *Client) AvailablePolicies(ctx context.Context) ([]types.AccessPolicy, error) {
+	var out []types.AccessPolicy
+	pages := eks.NewListAccessPoliciesPaginator(c.api, &eks.ListAccessPoliciesInput{})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, apiError("list access policies", err)
+		}
+		out = append(out, page.AccessPolicies...)
+	}
+	return out, nil
+}
+
+func sameSet(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(slices.Compact(x), slices.Compact(y))
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
