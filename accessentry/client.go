@@ -38,6 +38,8 @@ type Client struct {
 	api         API
 	cluster     string
 	Concurrency int
+	// DryRun makes Ensure read and plan but send no write.
+	DryRun bool
 }
 
 // New returns a Client for cluster.
@@ -189,11 +191,14 @@ func (c *Client) Ensure(ctx context.Context, spec Spec) (Result, error) {
 		if spec.Username != "" {
 			in.Username = aws.String(spec.Username)
 		}
-		out, err := c.api.CreateAccessEntry(ctx, in)
-		if err != nil {
-			return res, apiError("create access entry "+spec.PrincipalARN, err)
+		created := Entry{Type: spec.Type, Username: orDefault(spec.Username, "(EKS default)"), Groups: spec.Groups}
+		if !c.DryRun {
+			out, err := c.api.CreateAccessEntry(ctx, in)
+			if err != nil {
+				return res, apiError("create access entry "+spec.PrincipalARN, err)
+			}
+			created = fromSDK(out.AccessEntry)
 		}
-		created := fromSDK(out.AccessEntry)
 		res.Changes = append(res.Changes, fmt.Sprintf("created access entry %s (type %s, username %q, groups [%s])", spec.PrincipalARN, created.Type, created.Username, strings.Join(created.Groups, ",")))
 	case err != nil:
 		return res, err
@@ -210,8 +215,10 @@ func (c *Client) Ensure(ctx context.Context, spec Spec) (Result, error) {
 			if spec.Username != "" {
 				in.Username = aws.String(spec.Username)
 			}
-			if _, err := c.api.UpdateAccessEntry(ctx, in); err != nil {
-				return res, apiError("update access entry "+spec.PrincipalARN, err)
+			if !c.DryRun {
+				if _, err := c.api.UpdateAccessEntry(ctx, in); err != nil {
+					return res, apiError("update access entry "+spec.PrincipalARN, err)
+				}
 			}
 			res.Changes = append(res.Changes, fmt.Sprintf("updated access entry %s: username %q -> %q, groups [%s] -> [%s]", spec.PrincipalARN, current.Username, orDefault(spec.Username, current.Username), strings.Join(current.Groups, ","), strings.Join(spec.Groups, ",")))
 		}
@@ -224,8 +231,10 @@ func (c *Client) Ensure(ctx context.Context, spec Spec) (Result, error) {
 		if len(p.Namespaces) > 0 {
 			scope = &types.AccessScope{Type: types.AccessScopeTypeNamespace, Namespaces: p.Namespaces}
 		}
-		if _, err := c.api.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{ClusterName: aws.String(c.cluster), PrincipalArn: aws.String(spec.PrincipalARN), PolicyArn: aws.String(p.ARN), AccessScope: scope}); err != nil {
-			return res, apiError(fmt.Sprintf("associate %s with %s", PolicyName(p.ARN), spec.PrincipalARN), err)
+		if !c.DryRun {
+			if _, err := c.api.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{ClusterName: aws.String(c.cluster), PrincipalArn: aws.String(spec.PrincipalARN), PolicyArn: aws.String(p.ARN), AccessScope: scope}); err != nil {
+				return res, apiError(fmt.Sprintf("associate %s with %s", PolicyName(p.ARN), spec.PrincipalARN), err)
+			}
 		}
 		res.Changes = append(res.Changes, fmt.Sprintf("associated %s with %s (scope %s)", PolicyName(p.ARN), spec.PrincipalARN, p.Scope()))
 	}

@@ -60,11 +60,15 @@ func New(stdout, stderr io.Writer) *cli.App {
 			createCommand(),
 			getCommand(),
 			deleteCommand(),
+			authModeCommand(),
+			tokenCommand(),
 			completionCommand(),
 		},
 	}
+	app.Commands = append(app.Commands[:len(app.Commands)-1], append(policyCommands(), app.Commands[len(app.Commands)-1])...)
+	app.Flags = append(app.Flags, awsFlags()...)
 	for _, c := range app.Commands {
-		c.Flags = append(c.Flags, globalFlags()...)
+		c.Flags = append(append(c.Flags, globalFlags()...), awsFlags()...)
 		c.OnUsageError = usageError
 	}
 	return app

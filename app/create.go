@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/iammap/iammap/accessentry"
 	"github.com/iammap/iammap/awsauth"
 	"github.com/iammap/iammap/mapping"
 	"github.com/iammap/iammap/output"
@@ -17,46 +18,82 @@ type createFlags struct {
 	noDuplicateARNs        bool
 	serviceName, namespace string
 	partition              string
-	dryRun                 bool
+	dryRun, force          bool
+	backend                string
+	// Access entries only.
+	entryType   string
+	tags        []string
+	policies    []string
+	accessScope string
+}
+
+func backendFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "backend", Value: backendAuto, Usage: "auto, aws-auth or access-entry; auto follows the cluster's authentication mode (aws-auth with only a kubeconfig)"},
+	}
 }
 
 func createCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "create",
-		Usage: "add an identity mapping to aws-auth",
-		Description: "Maps an IAM role or user (--arn) to a Kubernetes username and groups, or a whole account (--account).\n" +
-			"A role ARN with a path or an assumed-role ARN is stored as the role ARN EKS matches, and iammap says so.",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "arn", Usage: "IAM role or user `ARN` to map"},
+		Usage: "map an IAM identity (aws-auth entry or EKS access entry)",
+		Description: "Maps an IAM role or user (--arn) to a Kubernetes username and groups, or a whole account (--account, aws-auth only).\n" +
+			"In aws-auth a role ARN with a path or an assumed-role ARN is stored as the role ARN EKS matches, and iammap says so.\n" +
+			"With access entries (--cluster, API or API_AND_CONFIG_MAP mode) the entry and its access policies are converged:\n" +
+			"re-running the same command changes nothing.",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "arn", Aliases: []string{"principal-arn"}, Usage: "IAM role or user `ARN` to map"},
 			&cli.StringFlag{Name: "username", Usage: "Kubernetes user name; may use {{AccountID}}, {{SessionName}}, {{SessionNameRaw}}, {{AccessKeyID}}, {{EC2PrivateDNSName}}"},
-			&cli.StringSliceFlag{Name: "group", Usage: "Kubernetes `GROUP` (repeat or separate with commas)"},
+			&cli.StringSliceFlag{Name: "group", Aliases: []string{"kubernetes-groups"}, Usage: "Kubernetes `GROUP` (repeat or separate with commas)"},
 			&cli.StringFlag{Name: "account", Usage: "map every principal of this AWS account `ID` (mapAccounts); with --service-name, the account of the service role"},
 			&cli.BoolFlag{Name: "no-duplicate-arns", Usage: "refuse when the principal is already mapped differently"},
 			&cli.StringFlag{Name: "service-name", Usage: "grant an AWS service access; supported: " + serviceaccess.EMRContainers},
 			&cli.StringFlag{Name: "namespace", Usage: "namespace for --service-name"},
 			&cli.StringFlag{Name: "partition", Value: "aws", Usage: "AWS partition of the --service-name role"},
-		},
+			&cli.StringFlag{Name: "type", Value: "STANDARD", Usage: "access entry type: " + strings.Join(accessentry.Types, ", ")},
+			&cli.StringSliceFlag{Name: "tag", Usage: "access entry tag `KEY=VALUE` (repeatable)"},
+			&cli.StringSliceFlag{Name: "access-policy", Usage: "associate access `POLICY` (a name like AmazonEKSViewPolicy, or its ARN; repeatable)"},
+			&cli.StringFlag{Name: "access-scope", Value: "cluster", Usage: "scope of --access-policy: cluster or namespace=NS[,NS...]"},
+			&cli.BoolFlag{Name: "force", Usage: "write aws-auth even where EKS ignores it (API mode)"},
+		}, backendFlags()...),
 		Action: func(c *cli.Context) error {
-			f := createFlags{
-				arn: c.String("arn"), username: c.String("username"), account: c.String("account"),
-				groups: c.StringSlice("group"), noDuplicateARNs: c.Bool("no-duplicate-arns"),
-				serviceName: c.String("service-name"), namespace: c.String("namespace"), partition: c.String("partition"),
-				dryRun: flagBool(c, "dry-run"),
-			}
 			if c.NArg() > 0 {
 				return badFlags("unexpected argument %q", c.Args().First())
 			}
-			return runCreate(c, f)
+			return runCreate(c, createFlags{
+				arn: c.String("arn"), username: c.String("username"), account: c.String("account"),
+				groups: c.StringSlice("group"), noDuplicateARNs: c.Bool("no-duplicate-arns"),
+				serviceName: c.String("service-name"), namespace: c.String("namespace"), partition: c.String("partition"),
+				dryRun: flagBool(c, "dry-run"), force: c.Bool("force"), backend: c.String("backend"),
+				entryType: c.String("type"), tags: c.StringSlice("tag"), policies: c.StringSlice("access-policy"), accessScope: c.String("access-scope"),
+			})
 		},
 	}
+}
+
+// accessEntryOnly names the access-entry flags that were set, for a refusal
+// when the change goes to aws-auth.
+func (f createFlags) accessEntryOnly() string {
+	var set []string
+	if f.entryType != "STANDARD" {
+		set = append(set, "--type")
+	}
+	if len(f.tags) > 0 {
+		set = append(set, "--tag")
+	}
+	if len(f.policies) > 0 {
+		set = append(set, "--access-policy")
+	}
+	return strings.Join(set, ", ")
 }
 
 func runCreate(c *cli.Context, f createFlags) error {
 	u := newUI(c)
 	groups := mapping.SplitGroups(f.groups)
-	// Validate everything before contacting the cluster, so bad input never
-	// leads to a write.
+	// Validate everything that needs no cluster first, so bad input never
+	// leads to a call, let alone a write.
 	var m mapping.Mapping
+	var rewrites []mapping.Rewrite
 	switch {
 	case f.serviceName != "":
 		if f.serviceName != serviceaccess.EMRContainers {
@@ -81,34 +118,72 @@ func runCreate(c *cli.Context, f createFlags) error {
 		if !mapping.ValidAccountID(f.account) {
 			return badFlags("--account %q is not a 12-digit AWS account id", f.account)
 		}
-		return createAccount(c, u, f)
 	case f.arn == "":
 		return badFlags("one of --arn, --account or --service-name is required")
 	default:
 		if f.namespace != "" {
 			return badFlags("--namespace only applies with --service-name")
 		}
-		p, rewrites, err := mapping.ParsePrincipal(f.arn)
+		p, rw, err := mapping.ParsePrincipal(f.arn)
 		if err != nil {
 			return err
 		}
-		for _, r := range rewrites {
-			u.info("note: %s", r)
+		m, rewrites = mapping.ForPrincipal(p, f.username, groups), rw
+	}
+	scope, err := accessentry.ParseScope(f.accessScope)
+	if err != nil {
+		return err
+	}
+	tags, err := parseTags(f.tags)
+	if err != nil {
+		return err
+	}
+
+	t, err := resolveTarget(c, u)
+	if err != nil {
+		return err
+	}
+	backend, err := t.writeBackend(f.backend, f.force)
+	if err != nil {
+		return err
+	}
+	if backend == backendAccessEntry {
+		if f.account != "" || f.serviceName != "" {
+			return withHint(badFlags("--account and --service-name write aws-auth; access entries have no equivalent"), "add --backend aws-auth (the cluster must be in CONFIG_MAP or API_AND_CONFIG_MAP mode)")
 		}
-		m = mapping.ForPrincipal(p, f.username, groups)
+		var policies []accessentry.PolicySpec
+		for _, p := range f.policies {
+			policies = append(policies, accessentry.PolicySpec{ARN: p, Namespaces: scope})
+		}
+		return createAccessEntry(c, u, t, accessentry.Spec{PrincipalARN: f.arn, Type: f.entryType, Username: f.username, Groups: groups, Tags: tags, Policies: policies}, f)
+	}
+	if extra := f.accessEntryOnly(); extra != "" {
+		return withHint(badFlags("%s only apply to access entries, and this change goes to aws-auth", extra), "pass --cluster NAME for a cluster in API or API_AND_CONFIG_MAP mode, or --backend access-entry")
+	}
+	if t.mode() == modeAPIAndCM {
+		u.warn("cluster %s is in API_AND_CONFIG_MAP mode: an access entry for the same principal would override this aws-auth entry", t.eks.Cluster.Name)
+	}
+	for _, r := range rewrites {
+		u.info("note: %s", r)
+	}
+	if f.account != "" && f.serviceName == "" {
+		return createAccount(c, u, t, f)
 	}
 	for _, s := range append([]string{m.Username}, m.Groups...) {
 		for _, w := range mapping.TemplateWarnings(s) {
 			u.warn("%s", w)
 		}
 	}
-
-	conn, store, err := connect(c, u)
+	store, err := t.store(c.Context)
 	if err != nil {
 		return err
 	}
 	if f.serviceName != "" {
-		actions, err := serviceaccess.EnsureEMRRBAC(c.Context, conn.Clientset.RbacV1(), f.namespace, f.dryRun)
+		cs, err := t.kubernetes(c.Context)
+		if err != nil {
+			return err
+		}
+		actions, err := serviceaccess.EnsureEMRRBAC(c.Context, cs.RbacV1(), f.namespace, f.dryRun)
 		for _, a := range actions {
 			u.info("%s%s %s %s/%s", dryPrefix(f.dryRun), a.Verb, a.Kind, a.Namespace, a.Name)
 		}
@@ -136,8 +211,61 @@ func runCreate(c *cli.Context, f createFlags) error {
 	return reportWrite(c, u, res, f.dryRun, fmt.Sprintf("added %s to %s (username %q, groups [%s])", m.Display(), m.Source, m.Username, strings.Join(m.Groups, ",")))
 }
 
-func createAccount(c *cli.Context, u *ui, f createFlags) error {
-	_, store, err := connect(c, u)
+func parseTags(values []string) (map[string]string, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	tags := map[string]string{}
+	for _, v := range values {
+		k, val, ok := strings.Cut(v, "=")
+		if !ok || k == "" {
+			return nil, badFlags("--tag %q: want KEY=VALUE", v)
+		}
+		tags[k] = val
+	}
+	return tags, nil
+}
+
+func createAccessEntry(c *cli.Context, u *ui, t *target, spec accessentry.Spec, f createFlags) error {
+	cl := t.eks.Cluster
+	spec, rewrites, err := accessentry.Validate(spec, cl.Account, cl.Partition)
+	if err != nil {
+		return err
+	}
+	for _, r := range rewrites {
+		u.info("note: %s", r)
+	}
+	client := t.accessEntries()
+	if f.noDuplicateARNs {
+		if existing, err := client.Get(c.Context, spec.PrincipalARN); err == nil && !sameEntry(existing, spec) {
+			return fmt.Errorf("%w: %s already has an access entry (username %q, groups [%s]); delete it first or drop --no-duplicate-arns",
+				awsauth.ErrDuplicate, spec.PrincipalARN, existing.Username, strings.Join(existing.Groups, ","))
+		}
+	}
+	client.DryRun = f.dryRun
+	res, err := client.Ensure(c.Context, spec)
+	for _, change := range res.Changes {
+		u.info("%s%s", dryPrefix(f.dryRun), change)
+	}
+	if err != nil {
+		if len(res.Changes) > 0 {
+			return withHint(err, "the changes listed above were made before the failure; fix the cause and run the same command again (it is idempotent)")
+		}
+		return err
+	}
+	if len(res.Changes) == 0 {
+		u.info("access entry for %s already matches; nothing changed", spec.PrincipalARN)
+	}
+	return nil
+}
+
+// sameEntry: would Ensure leave existing as it is (policies aside)?
+func sameEntry(e accessentry.Entry, spec accessentry.Spec) bool {
+	return e.Type == spec.Type && (spec.Username == "" || spec.Username == e.Username) && strings.Join(e.Groups, ",") == strings.Join(spec.Groups, ",")
+}
+
+func createAccount(c *cli.Context, u *ui, t *target, f createFlags) error {
+	store, err := t.store(c.Context)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/iammap/iammap/accessentry"
 	"github.com/iammap/iammap/awsauth"
 	"github.com/iammap/iammap/mapping"
 	"github.com/urfave/cli/v2"
@@ -13,15 +14,17 @@ import (
 func deleteCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "delete",
-		Usage: "remove an identity mapping from aws-auth",
-		Description: "Removes the first entry for --arn (as eksctl does), or every entry with --all, and reports\n" +
-			"any entry that still maps the principal afterwards.",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "arn", Usage: "IAM role or user `ARN` whose mapping to remove (any case, either key)"},
-			&cli.BoolFlag{Name: "all", Usage: "remove every entry for --arn, not just the first"},
+		Usage: "remove an identity mapping (aws-auth entry or EKS access entry)",
+		Description: "In aws-auth, removes the first entry for --arn (as eksctl does), or every entry with --all, and reports\n" +
+			"any entry that still maps the principal afterwards. With access entries, deletes the entry and its policy\n" +
+			"associations, and reports an aws-auth entry EKS would fall back to.",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "arn", Aliases: []string{"principal-arn"}, Usage: "IAM role or user `ARN` whose mapping to remove (any case, either key)"},
+			&cli.BoolFlag{Name: "all", Usage: "remove every aws-auth entry for --arn, not just the first"},
 			&cli.StringFlag{Name: "account", Usage: "remove this account `ID` from mapAccounts"},
 			&cli.BoolFlag{Name: "ignore-not-found", Usage: "succeed when there is nothing to delete"},
-		},
+			&cli.BoolFlag{Name: "force", Usage: "write aws-auth even where EKS ignores it (API mode)"},
+		}, backendFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return badFlags("unexpected argument %q", c.Args().First())
@@ -38,7 +41,7 @@ func deleteCommand() *cli.Command {
 				return badFlags("--account %q is not a 12-digit AWS account id", account)
 			}
 			err := runDelete(c, arn, account, c.Bool("all"))
-			if errors.Is(err, awsauth.ErrNotFound) && c.Bool("ignore-not-found") {
+			if (errors.Is(err, awsauth.ErrNotFound) || errors.Is(err, accessentry.ErrNotFound)) && c.Bool("ignore-not-found") {
 				newUI(c).info("%v; nothing written", err)
 				return nil
 			}
@@ -50,11 +53,33 @@ func deleteCommand() *cli.Command {
 func runDelete(c *cli.Context, arn, account string, all bool) error {
 	u := newUI(c)
 	dryRun := flagBool(c, "dry-run")
-	if account != "" {
-		_, store, err := connect(c, u)
-		if err != nil {
+	var p mapping.Principal
+	if arn != "" {
+		// Matching is case-insensitive, like the authenticator's.
+		var err error
+		if p, _, err = mapping.ParsePrincipal(strings.ToLower(arn)); err != nil {
 			return err
 		}
+	}
+	t, err := resolveTarget(c, u)
+	if err != nil {
+		return err
+	}
+	backend, err := t.writeBackend(c.String("backend"), c.Bool("force"))
+	if err != nil {
+		return err
+	}
+	if backend == backendAccessEntry {
+		if account != "" {
+			return withHint(badFlags("--account removes a mapAccounts entry; access entries have no equivalent"), "add --backend aws-auth")
+		}
+		return deleteAccessEntry(c, u, t, arn, dryRun)
+	}
+	store, err := t.store(c.Context)
+	if err != nil {
+		return err
+	}
+	if account != "" {
 		res, err := store.Modify(c.Context, func(doc *awsauth.Document) (bool, error) {
 			return true, awsauth.DeleteAccount(doc, account)
 		}, dryRun)
@@ -62,16 +87,6 @@ func runDelete(c *cli.Context, arn, account string, all bool) error {
 			return err
 		}
 		return reportWrite(c, u, res, dryRun, "removed account "+account+" from mapAccounts")
-	}
-
-	// Matching is case-insensitive, like the authenticator's.
-	p, _, err := mapping.ParsePrincipal(strings.ToLower(arn))
-	if err != nil {
-		return err
-	}
-	_, store, err := connect(c, u)
-	if err != nil {
-		return err
 	}
 	var del awsauth.DeleteResult
 	res, err := store.Modify(c.Context, func(doc *awsauth.Document) (bool, error) {
@@ -106,6 +121,48 @@ func runDelete(c *cli.Context, arn, account string, all bool) error {
 	}
 	for _, e := range del.Unreadable {
 		u.warn("%v: it may still map %s", e, arn)
+	}
+	if t.mode() == modeAPIAndCM && !dryRun {
+		if e, err := t.accessEntries().Get(c.Context, arn); err == nil {
+			u.info("note: %s also has an access entry (username %q), which is what EKS uses in API_AND_CONFIG_MAP mode", e.PrincipalARN, e.Username)
+		}
+	}
+	return nil
+}
+
+func deleteAccessEntry(c *cli.Context, u *ui, t *target, arn string, dryRun bool) error {
+	client := t.accessEntries()
+	var gone accessentry.Entry
+	var err error
+	if dryRun {
+		gone, err = client.Get(c.Context, arn)
+	} else {
+		gone, err = client.Delete(c.Context, arn)
+	}
+	if err != nil {
+		return err
+	}
+	var policies []string
+	for _, p := range gone.Policies {
+		policies = append(policies, accessentry.PolicyName(p.ARN)+"("+p.Scope()+")")
+	}
+	u.info("%sdeleted access entry %s (type %s, username %q, groups [%s], access policies [%s])", dryPrefix(dryRun), gone.PrincipalARN, gone.Type, gone.Username, strings.Join(gone.Groups, ","), strings.Join(policies, ","))
+	// In API_AND_CONFIG_MAP mode EKS falls back to aws-auth: say so if it
+	// still maps the principal.
+	if t.mode() == modeAPIAndCM {
+		store, err := t.store(c.Context)
+		if err != nil {
+			return err
+		}
+		snap, err := store.Load(c.Context)
+		if err != nil {
+			return err
+		}
+		res, ok := snap.Doc.Set().Resolve(mapping.Caller{CanonicalARN: principalKey(arn)})
+		if ok && res.Ref != nil {
+			u.warn("%s is STILL MAPPED through aws-auth %s (username %q, groups [%s]): EKS falls back to it now. Remove it with `iammap delete --backend aws-auth --arn %s --all`",
+				arn, res.Ref, res.Username, strings.Join(res.Groups, ","), arn)
+		}
 	}
 	return nil
 }

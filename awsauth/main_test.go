@@ -1,4 +1,4 @@
-package awsauth
+package awsauth_test
 
 import (
 	"os"

@@ -1,4 +1,4 @@
-package awsauth
+package awsauth_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	. "github.com/iammap/iammap/awsauth"
 	"github.com/iammap/iammap/localstack/stacktest"
 	"github.com/iammap/iammap/mapping"
 	corev1 "k8s.io/api/core/v1"

@@ -151,6 +151,9 @@ func (s *Server) describeCluster(r *http.Request) (any, error) {
 	if c.pending != nil {
 		status = "UPDATING"
 	}
+	if c.spec.Status != "" {
+		status = c.spec.Status
+	}
 	return map[string]any{"cluster": map[string]any{
 		"name": c.spec.Name, "arn": c.arn, "createdAt": epoch(c.createdAt), "version": c.spec.Version,
 		"endpoint": c.spec.Endpoint, "status": status,

@@ -41,6 +41,8 @@ type ClusterSpec struct {
 	Version          string
 	// AuthMode is the starting authentication mode (default CONFIG_MAP).
 	AuthMode string
+	// Status, when set, is reported instead of ACTIVE/UPDATING (CREATING, FAILED, ...).
+	Status string
 	// CreatorARN gets an access entry with AmazonEKSClusterAdminPolicy when
 	// the cluster is in (or moves to) a mode with access entries, as
 	// bootstrapClusterCreatorAdminPermissions does.
@@ -167,7 +169,7 @@ func (s *Server) bootstrapCreator(c *cluster) {
 	if c.spec.CreatorARN == "" || c.entries[c.spec.CreatorARN] != nil {
 		return
 	}
-	e := s.newEntry(c, c.spec.CreatorARN, "STANDARD", "", nil, nil)
+	e := s.newEntry(c, c.spec.CreatorARN, "STANDARD", s.defaultUsername(c.spec.CreatorARN, "STANDARD"), nil, nil)
 	now := time.Now()
 	pa := s.policyARN("AmazonEKSClusterAdminPolicy")
 	e.policies[pa] = &association{policyARN: pa, scopeType: "cluster", associatedAt: now, modifiedAt: now}

@@ -20,6 +20,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/iammap/iammap/eksemu"
+	"github.com/iammap/iammap/localstack/eksauth"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -50,6 +53,22 @@ type Options struct {
 	Users []User
 	// ReadyTimeout bounds the wait for the API server; default 90s.
 	ReadyTimeout time.Duration
+	// EKS, when set, adds the local EKS: the EKS API emulator, and
+	// authentication and authorization webhooks that map IAM-signed tokens
+	// the way EKS does.
+	EKS *EKSOptions
+}
+
+// EKSOptions configure the local EKS.
+type EKSOptions struct {
+	ClusterName string // default iammap-local
+	// AuthMode is the cluster's starting authentication mode; default API_AND_CONFIG_MAP.
+	AuthMode string
+	// Principals are the local IAM identities whose tokens are accepted.
+	Principals []eksauth.Principal
+	// CreatorARN is the cluster creator, admin from the start as on EKS.
+	CreatorARN string
+	Emulator   eksemu.Options
 }
 
 // Cluster is a running local control plane.
@@ -61,8 +80,20 @@ type Cluster struct {
 	Users     []User `json:"users"`
 	EtcdPID   int    `json:"etcdPID"`
 	ServerPID int    `json:"apiserverPID"`
+	// DaemonPID is the process that owns the stack when started by `localstack up`.
+	DaemonPID int `json:"daemonPID,omitempty"`
 
-	procs []*exec.Cmd
+	// Local EKS, when started.
+	ClusterName string              `json:"clusterName,omitempty"`
+	EKSEndpoint string              `json:"eksEndpoint,omitempty"`
+	Region      string              `json:"region,omitempty"`
+	Principals  []eksauth.Principal `json:"principals,omitempty"`
+	// Emulator is the in-process EKS emulator (nil after Load).
+	Emulator *eksemu.Server `json:"-"`
+
+	procs   []*exec.Cmd
+	servers []*http.Server
+	webhook *eksauth.Handler
 }
 
 // FindBinDir returns dir if it holds both binaries, or ErrBinariesMissing
@@ -118,7 +149,15 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		c.Stop()
 		return nil, fmt.Errorf("etcd did not become healthy (log: %s): %w", filepath.Join(dir, "etcd.log"), err)
 	}
-	apiserver, err := c.launch(filepath.Join(bin, "kube-apiserver"), "kube-apiserver.log",
+	authFlags := []string{"--authorization-mode=RBAC"}
+	if opts.EKS != nil {
+		authFlags, err = c.startEKS(*opts.EKS, "https://127.0.0.1:"+strconv.Itoa(apiPort))
+		if err != nil {
+			c.Stop()
+			return nil, err
+		}
+	}
+	apiserver, err := c.launch(filepath.Join(bin, "kube-apiserver"), "kube-apiserver.log", append(authFlags,
 		"--etcd-servers="+etcdURL,
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
 		"--endpoint-reconciler-type=none",
@@ -128,10 +167,9 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		"--service-account-key-file="+filepath.Join(dir, "sa.pub"),
 		"--service-account-signing-key-file="+filepath.Join(dir, "sa.key"),
 		"--service-cluster-ip-range=10.0.0.0/24",
-		"--authorization-mode=RBAC",
 		"--anonymous-auth=false",
 		"--token-auth-file="+filepath.Join(dir, "tokens.csv"),
-		"--disable-admission-plugins=ServiceAccount")
+		"--disable-admission-plugins=ServiceAccount")...)
 	if err != nil {
 		c.Stop()
 		return nil, err
@@ -142,6 +180,12 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := c.waitReady(ctx, opts.ReadyTimeout); err != nil {
 		c.Stop()
 		return nil, fmt.Errorf("kube-apiserver not ready (log: %s): %w", filepath.Join(dir, "kube-apiserver.log"), err)
+	}
+	if opts.EKS != nil {
+		if err := c.registerCluster(*opts.EKS); err != nil {
+			c.Stop()
+			return nil, err
+		}
 	}
 	return c, nil
 }
@@ -228,6 +272,9 @@ func (c *Cluster) alive() bool {
 
 // Stop ends the API server and etcd and waits briefly for them to exit.
 func (c *Cluster) Stop() {
+	for _, srv := range c.servers {
+		_ = srv.Close()
+	}
 	for _, pid := range []int{c.ServerPID, c.EtcdPID} {
 		if pid > 0 {
 			_ = syscall.Kill(-pid, syscall.SIGTERM)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/iammap/iammap/accessentry"
 	"github.com/iammap/iammap/awsauth"
 	"github.com/iammap/iammap/mapping"
 	"github.com/pmezard/go-difflib/difflib"
@@ -41,18 +42,26 @@ func ParseFormat(s string) (Format, error) {
 // follow eksctl's JSON output, plus where the entry lives and whether it is
 // in effect.
 type Row struct {
-	RoleARN    string       `json:"rolearn,omitempty"`
-	UserARN    string       `json:"userarn,omitempty"`
-	SSO        *mapping.SSO `json:"sso,omitempty"`
-	Username   string       `json:"username,omitempty"`
-	Groups     []string     `json:"groups,omitempty"`
-	UserID     string       `json:"userid,omitempty"`
-	Account    string       `json:"account,omitempty"`
-	Source     string       `json:"source"`
-	Status     string       `json:"status"`
-	ShadowedBy string       `json:"shadowedBy,omitempty"`
-	Reason     string       `json:"reason,omitempty"`
+	RoleARN  string       `json:"rolearn,omitempty"`
+	UserARN  string       `json:"userarn,omitempty"`
+	SSO      *mapping.SSO `json:"sso,omitempty"`
+	Username string       `json:"username,omitempty"`
+	Groups   []string     `json:"groups,omitempty"`
+	UserID   string       `json:"userid,omitempty"`
+	Account  string       `json:"account,omitempty"`
+	// Access entries only.
+	PrincipalARN string   `json:"principalArn,omitempty"`
+	Type         string   `json:"type,omitempty"`
+	Policies     []string `json:"accessPolicies,omitempty"`
+	Source       string   `json:"source"`
+	Status       string   `json:"status"`
+	ShadowedBy   string   `json:"shadowedBy,omitempty"`
+	Reason       string   `json:"reason,omitempty"`
 }
+
+// Overridden is the status of an aws-auth entry whose principal has an
+// access entry: in API_AND_CONFIG_MAP mode EKS uses the access entry.
+const Overridden mapping.State = "overridden"
 
 // Rows converts aws-auth entries and accounts to printable rows.
 func Rows(entries []awsauth.Entry, accounts []string) []Row {
@@ -78,8 +87,41 @@ func Rows(entries []awsauth.Entry, accounts []string) []Row {
 	return rows
 }
 
-// WriteRows prints rows in the given format.
+// Layouts: which table columns to print.
+type Layout int
+
+const (
+	// AWSAuthLayout is eksctl's columns plus STATUS.
+	AWSAuthLayout Layout = iota
+	// AccessEntryLayout is for access entries alone.
+	AccessEntryLayout
+	// CombinedLayout lists both mechanisms with a SOURCE column.
+	CombinedLayout
+)
+
+// AccessEntrySource is the Source of access-entry rows.
+const AccessEntrySource = "access-entry"
+
+// AccessEntryRows converts access entries to printable rows.
+func AccessEntryRows(entries []accessentry.Entry) []Row {
+	rows := make([]Row, 0, len(entries))
+	for _, e := range entries {
+		r := Row{PrincipalARN: e.PrincipalARN, Type: e.Type, Username: e.Username, Groups: e.Groups, Source: AccessEntrySource, Status: string(mapping.Active)}
+		for _, p := range e.Policies {
+			r.Policies = append(r.Policies, accessentry.PolicyName(p.ARN)+"("+p.Scope()+")")
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// WriteRows prints rows in the given format (eksctl's table layout).
 func WriteRows(w io.Writer, f Format, rows []Row) error {
+	return WriteRowsLayout(w, f, rows, AWSAuthLayout)
+}
+
+// WriteRowsLayout prints rows in the given format and table layout.
+func WriteRowsLayout(w io.Writer, f Format, rows []Row, layout Layout) error {
 	switch f {
 	case JSON:
 		enc := json.NewEncoder(w)
@@ -94,13 +136,28 @@ func WriteRows(w io.Writer, f Format, rows []Row) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "ARN\tUSERNAME\tGROUPS\tACCOUNT\tSTATUS")
+	switch layout {
+	case AccessEntryLayout:
+		fmt.Fprintln(tw, "ARN\tUSERNAME\tGROUPS\tTYPE\tACCESS POLICIES")
+	case CombinedLayout:
+		fmt.Fprintln(tw, "ARN\tUSERNAME\tGROUPS\tACCOUNT\tSOURCE\tACCESS POLICIES\tSTATUS")
+	default:
+		fmt.Fprintln(tw, "ARN\tUSERNAME\tGROUPS\tACCOUNT\tSTATUS")
+	}
 	for _, r := range rows {
-		arn := r.RoleARN + r.UserARN
+		arn := r.RoleARN + r.UserARN + r.PrincipalARN
 		if arn == "" && r.SSO != nil {
 			arn = "sso:" + r.SSO.ARNLike()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", arn, r.Username, strings.Join(r.Groups, ","), r.Account, statusCell(r))
+		groups, policies := strings.Join(r.Groups, ","), strings.Join(r.Policies, ",")
+		switch layout {
+		case AccessEntryLayout:
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", arn, r.Username, groups, r.Type, policies)
+		case CombinedLayout:
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", arn, r.Username, groups, r.Account, r.Source, policies, statusCell(r))
+		default:
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", arn, r.Username, groups, r.Account, statusCell(r))
+		}
 	}
 	return tw.Flush()
 }
@@ -111,6 +168,8 @@ func statusCell(r Row) string {
 		return "shadowed by " + r.ShadowedBy
 	case mapping.NeverMatches:
 		return "never matches"
+	case Overridden:
+		return "overridden by access entry"
 	}
 	return r.Status
 }

@@ -1,6 +1,9 @@
-// Command localstack starts and stops iammap's local Kubernetes stack for
-// `make up`, `make down` and `make demo`. It writes DIR/env with shell export
-// lines (at least KUBECONFIG for a cluster admin) for later commands to source.
+// Command localstack starts and stops iammap's local stack for `make up`,
+// `make down` and `make demo`: a real kube-apiserver and etcd on 127.0.0.1,
+// plus a local EKS (API emulator and authenticating webhooks). `up` starts a
+// background `run` process that owns the stack and writes DIR/env with shell
+// export lines: KUBECONFIG for a cluster admin, the EKS endpoint, the
+// cluster name and the credentials of the local principals.
 package main
 
 import (
@@ -8,29 +11,37 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/iammap/iammap/eksemu"
 	"github.com/iammap/iammap/localstack"
+	"github.com/iammap/iammap/localstack/eksauth"
 	"github.com/urfave/cli/v2"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	app := &cli.App{
 		Name:           "localstack",
-		Usage:          "run iammap's local Kubernetes API server (real kube-apiserver + etcd on 127.0.0.1)",
+		Usage:          "run iammap's local stack: kube-apiserver + etcd on 127.0.0.1 and a local EKS",
 		ExitErrHandler: func(*cli.Context, error) {},
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "dir", Value: ".local", Usage: "state `DIR`; DIR/env is written here"},
 			&cli.StringFlag{Name: "bin", Value: "bin", Usage: "`DIR` holding kube-apiserver and etcd"},
+			&cli.StringFlag{Name: "auth-mode", Value: eksemu.ModeAPIAndConfigMap, EnvVars: []string{"IAMMAP_LOCAL_AUTH_MODE"}, Usage: "the local cluster's starting authentication mode: CONFIG_MAP, API_AND_CONFIG_MAP or API"},
+			&cli.StringFlag{Name: "cluster", Value: localstack.DefaultClusterName, Usage: "the local cluster's name"},
+			&cli.StringSliceFlag{Name: "principal", Usage: "extra local IAM principal `NAME=ARN` (credentials are generated)"},
 		},
 		Commands: []*cli.Command{
 			{Name: "up", Usage: "start the stack in the background (no-op when it already runs)", Action: up},
 			{Name: "down", Usage: "stop the stack and remove its state", Action: down},
+			{Name: "run", Usage: "run the stack in the foreground until interrupted", Action: run, Hidden: true},
 		},
 	}
 	if err := app.RunContext(ctx, os.Args); err != nil {
@@ -46,6 +57,51 @@ func stackDir(c *cli.Context) (string, error) {
 	return filepath.Abs(filepath.Join(c.String("dir"), "stack"))
 }
 
+const account = "111122223333"
+
+// principals are the local IAM identities: an admin who created the
+// cluster, an unmapped user for the demo, and any --principal.
+func principals(c *cli.Context) ([]eksauth.Principal, error) {
+	ps := []eksauth.Principal{
+		eksauth.NewPrincipal("admin", "arn:aws:iam::"+account+":user/local-admin"),
+		eksauth.NewPrincipal("testuser", "arn:aws:iam::"+account+":user/testuser"),
+	}
+	for _, v := range c.StringSlice("principal") {
+		name, arn, ok := strings.Cut(v, "=")
+		if !ok {
+			return nil, fmt.Errorf("--principal %q: want NAME=ARN", v)
+		}
+		ps = append(ps, eksauth.NewPrincipal(name, arn))
+	}
+	return ps, nil
+}
+
+func run(c *cli.Context) error {
+	dir, err := stackDir(c)
+	if err != nil {
+		return err
+	}
+	ps, err := principals(c)
+	if err != nil {
+		return err
+	}
+	cluster, err := localstack.Start(c.Context, localstack.Options{
+		BinDir: c.String("bin"), Dir: dir,
+		EKS: &localstack.EKSOptions{ClusterName: c.String("cluster"), AuthMode: c.String("auth-mode"), Principals: ps, CreatorARN: ps[0].ARN},
+	})
+	if err != nil {
+		return err
+	}
+	defer cluster.Stop()
+	cluster.DaemonPID = os.Getpid()
+	if err := cluster.WriteState(); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "localstack: running: kube-apiserver %s, EKS %s (cluster %s)\n", cluster.Server, cluster.EKSEndpoint, cluster.ClusterName)
+	<-c.Context.Done()
+	return nil
+}
+
 func up(c *cli.Context) error {
 	dir, err := stackDir(c)
 	if err != nil {
@@ -55,23 +111,55 @@ func up(c *cli.Context) error {
 		fmt.Fprintf(os.Stderr, "localstack: already running at %s\n", running.Server)
 		return writeEnv(c, running)
 	}
+	if _, err := localstack.FindBinDir(c.String("bin")); err != nil {
+		return err
+	}
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	start := time.Now()
-	cluster, err := localstack.Start(c.Context, localstack.Options{BinDir: c.String("bin"), Dir: dir})
+	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	if err := cluster.WriteState(); err != nil {
-		cluster.Stop()
+	logPath := filepath.Join(dir, "localstack.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "localstack: kube-apiserver ready at %s in %.1fs (logs in %s)\n", cluster.Server, time.Since(start).Seconds(), dir)
-	return writeEnv(c, cluster)
+	defer logFile.Close()
+	args := []string{"--dir", c.String("dir"), "--bin", c.String("bin"), "--auth-mode", c.String("auth-mode"), "--cluster", c.String("cluster")}
+	for _, p := range c.StringSlice("principal") {
+		args = append(args, "--principal", p)
+	}
+	daemon := exec.Command(self, append(args, "run")...)
+	daemon.Stdout, daemon.Stderr = logFile, logFile
+	// A session of its own: the stack outlives this command and the terminal.
+	daemon.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	start := time.Now()
+	if err := daemon.Start(); err != nil {
+		return err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- daemon.Wait() }()
+	for {
+		if cluster, err := localstack.Load(dir); err == nil {
+			fmt.Fprintf(os.Stderr, "localstack: ready in %.1fs: kube-apiserver %s, EKS API %s, cluster %s (logs in %s)\n",
+				time.Since(start).Seconds(), cluster.Server, cluster.EKSEndpoint, cluster.ClusterName, dir)
+			return writeEnv(c, cluster)
+		}
+		select {
+		case err := <-exited:
+			log, _ := os.ReadFile(logPath)
+			return fmt.Errorf("the stack did not start (%v): %s", err, strings.TrimSpace(string(log)))
+		case <-time.After(200 * time.Millisecond):
+		case <-c.Context.Done():
+			_ = daemon.Process.Signal(syscall.SIGTERM)
+			return c.Context.Err()
+		}
+	}
 }
 
 func writeEnv(c *cli.Context, cluster *localstack.Cluster) error {
@@ -84,15 +172,31 @@ func writeEnv(c *cli.Context, cluster *localstack.Cluster) error {
 		return err
 	}
 	lines := []string{
-		"# written by `make up`; source it: . .local/env",
+		"# written by `make up`; load it with: . .local/env",
 		"export KUBECONFIG=" + shellQuote(kubeconfig),
 		"export IAMMAP_LOCAL_SERVER=" + shellQuote(cluster.Server),
+		"export AWS_ENDPOINT_URL_EKS=" + shellQuote(cluster.EKSEndpoint),
+		"export AWS_REGION=" + shellQuote(cluster.Region),
+		"export AWS_DEFAULT_REGION=" + shellQuote(cluster.Region),
+		"export AWS_EC2_METADATA_DISABLED=true",
+		"export IAMMAP_CLUSTER=" + shellQuote(cluster.ClusterName),
+	}
+	for _, p := range cluster.Principals {
+		switch p.Name {
+		case "admin":
+			lines = append(lines, "export AWS_ACCESS_KEY_ID="+shellQuote(p.AccessKeyID), "export AWS_SECRET_ACCESS_KEY="+shellQuote(p.SecretAccessKey))
+		default:
+			v := strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(p.Name))
+			lines = append(lines, "export "+v+"_ARN="+shellQuote(p.ARN),
+				"export "+v+"_AWS_ACCESS_KEY_ID="+shellQuote(p.AccessKeyID),
+				"export "+v+"_AWS_SECRET_ACCESS_KEY="+shellQuote(p.SecretAccessKey))
+		}
 	}
 	envFile := filepath.Join(root, "env")
 	if err := os.WriteFile(envFile, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "localstack: wrote %s (KUBECONFIG for a cluster admin); run: . %s\n", envFile, envFile)
+	fmt.Fprintf(os.Stderr, "localstack: wrote %s; load it with: . %s\n", envFile, envFile)
 	return nil
 }
 
@@ -109,7 +213,13 @@ func down(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cluster.Stop()
+	if cluster.DaemonPID > 0 {
+		_ = syscall.Kill(cluster.DaemonPID, syscall.SIGTERM)
+		for i := 0; i < 100 && syscall.Kill(cluster.DaemonPID, 0) == nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	cluster.Stop() // whatever the daemon did not stop
 	root := filepath.Dir(dir)
 	for _, p := range []string{dir, filepath.Join(root, "env"), filepath.Join(root, "kubeconfig")} {
 		if err := os.RemoveAll(p); err != nil {

@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/iammap/iammap/localstack"
+	"github.com/iammap/iammap/localstack/eksauth"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -25,6 +27,14 @@ var (
 	Reader = localstack.NewUser("reader", "configmap-readers")
 	// Nobody is authenticated but has no RBAC at all.
 	Nobody = localstack.NewUser("nobody")
+)
+
+// Local IAM principals of the test cluster's EKS: Admin created the
+// cluster (an access entry with AmazonEKSClusterAdminPolicy); TestUser is
+// mapped nowhere to start with.
+var (
+	Admin    = eksauth.NewPrincipal("admin", "arn:aws:iam::111122223333:user/local-admin")
+	TestUser = eksauth.NewPrincipal("testuser", "arn:aws:iam::111122223333:user/testuser")
 )
 
 var (
@@ -66,6 +76,7 @@ func Cluster(t testing.TB) *localstack.Cluster {
 		}
 		cluster, startErr = localstack.Start(context.Background(), localstack.Options{
 			BinDir: BinDir(), Dir: tmpDir, Users: []localstack.User{Reader, Nobody},
+			EKS: &localstack.EKSOptions{Principals: []eksauth.Principal{Admin, TestUser}, CreatorARN: Admin.ARN},
 		})
 	})
 	if startErr != nil {
@@ -93,6 +104,26 @@ func Kubeconfig(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// AWSEnv is the environment for an iammap process that reaches the test
+// cluster by name through the local EKS, signed in as p. It starts from the
+// test's own environment without any AWS_ or IAMMAP_ variable.
+func AWSEnv(t testing.TB, p eksauth.Principal) []string {
+	t.Helper()
+	c := Cluster(t)
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "IAMMAP_") && !strings.HasPrefix(kv, "KUBECONFIG=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env,
+		"AWS_ENDPOINT_URL_EKS="+c.EKSEndpoint, "AWS_REGION="+c.Region, "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+		"AWS_ACCESS_KEY_ID="+p.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+p.SecretAccessKey,
+		"IAMMAP_CLUSTER="+c.ClusterName,
+	)
 }
 
 // Main runs the tests and stops the cluster if one was started.
