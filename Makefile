@@ -35,7 +35,8 @@ down: $(BIN)/localstack
 
 ## demo: build everything, start the local stack, run the walkthrough, stop
 demo: build up
-	@status=0; PATH="$(BIN):$$PATH" bash examples/walkthrough.sh .local/env || status=$$?; \
+	@status=0; PATH="$(BIN):$$PATH" bash examples/walkthrough.sh .local/env && \
+	  PATH="$(BIN):$$PATH" bash examples/eks-story.sh .local/env || status=$$?; \
 	  $(BIN)/localstack --dir .local --bin $(BIN) down; exit $$status
 
 ## test: every test, integration tests on the real local API server included, with -race, plus a short fuzz run

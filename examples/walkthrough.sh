@@ -8,6 +8,9 @@ if [ $# -gt 0 ]; then
   # shellcheck disable=SC1090
   . "$1"
 fi
+# This walkthrough is about aws-auth through a kubeconfig; eks-story.sh
+# reaches the cluster by name instead.
+unset IAMMAP_CLUSTER
 
 ACCOUNT=111122223333
 ADMIN_ROLE="arn:aws:iam::$ACCOUNT:role/PlatformAdmin"
