@@ -60,6 +60,8 @@ func New(stdout, stderr io.Writer) *cli.App {
 			createCommand(),
 			getCommand(),
 			deleteCommand(),
+			diffCommand(),
+			applyCommand(),
 			authModeCommand(),
 			tokenCommand(),
 			completionCommand(),
@@ -84,6 +86,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := Run(ctx, args, stdout, stderr)
 	if err == nil {
 		return 0
+	}
+	var status exitStatus
+	if errors.As(err, &status) {
+		return int(status)
 	}
 	msg, hint := describe(err)
 	fmt.Fprintf(stderr, "iammap: error: %s\n", oneLine(msg))

@@ -58,7 +58,12 @@ func resolveTarget(c *cli.Context, u *ui) (*target, error) {
 		u.debug("using kubeconfig context %q (server %s)", conn.Context, conn.Server)
 		return &target{kube: conn, cs: conn.Clientset}, nil
 	}
-	conn, err := eksconn.Connect(c.Context, eksconn.Options{Cluster: name, Region: flagString(c, "region"), Profile: flagString(c, "profile"), EndpointURL: flagString(c, "endpoint-url")})
+	return connectEKS(c, u, name, flagString(c, "region"))
+}
+
+// connectEKS connects to a cluster by name.
+func connectEKS(c *cli.Context, u *ui, name, region string) (*target, error) {
+	conn, err := eksconn.Connect(c.Context, eksconn.Options{Cluster: name, Region: region, Profile: flagString(c, "profile"), EndpointURL: flagString(c, "endpoint-url")})
 	if err != nil {
 		return nil, err
 	}

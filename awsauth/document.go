@@ -285,14 +285,14 @@ func (d *Document) editable(src mapping.Source) (*keyDoc, error) {
 	return k, nil
 }
 
-// appendItem adds one rendered item (text of a one-item sequence, unindented)
-// and its generic form to a key.
-func (d *Document) appendItem(src mapping.Source, itemText string, itemGeneric any) error {
+// appendItems adds rendered items (the text of a block sequence, unindented)
+// and their generic forms to a key, after its last item.
+func (d *Document) appendItems(src mapping.Source, itemText string, itemGenerics []any) error {
 	k, err := d.editable(src)
 	if err != nil {
 		return err
 	}
-	want := append(slices.Clone(k.generic), itemGeneric)
+	want := append(slices.Clone(k.generic), itemGenerics...)
 	old := d.data[string(src)]
 	var text string
 	switch {

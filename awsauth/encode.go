@@ -42,10 +42,10 @@ func renderItems(items []any) (string, error) {
 	return encodeYAML(items)
 }
 
-// renderOne renders one item and returns its text and its decoding as the
+// renderMany renders items and returns their text and their decoding as the
 // authenticator would see it, for verification.
-func renderOne(v any) (string, any, error) {
-	text, err := renderItems([]any{v})
+func renderMany(values []any) (string, []any, error) {
+	text, err := renderItems(values)
 	if err != nil {
 		return "", nil, err
 	}
@@ -54,10 +54,10 @@ func renderOne(v any) (string, any, error) {
 		return "", nil, err
 	}
 	var generic []any
-	if err := json.Unmarshal(js, &generic); err != nil || len(generic) != 1 {
-		return "", nil, fmt.Errorf("rendered entry does not decode back: %v", err)
+	if err := json.Unmarshal(js, &generic); err != nil || len(generic) != len(values) {
+		return "", nil, fmt.Errorf("rendered entries do not decode back: %v", err)
 	}
-	return text, generic[0], nil
+	return text, generic, nil
 }
 
 // Encode renders a whole Set as fresh ConfigMap data, one key per non-empty

@@ -76,11 +76,11 @@ func AddMapping(d *Document, m mapping.Mapping, noDuplicates bool) (AddResult, e
 		e := existing[len(existing)-1]
 		return AddResult{}, fmt.Errorf("%w: %s is in %s (username %q, groups %v); delete it first or drop --no-duplicate-arns", ErrDuplicate, e.Display(), e.Ref, e.Username, e.Groups)
 	}
-	text, generic, err := renderOne(itemValue(m))
+	text, generic, err := renderMany([]any{itemValue(m)})
 	if err != nil {
 		return AddResult{}, fmt.Errorf("render %s: %w", m.Source, err)
 	}
-	if err := d.appendItem(m.Source, text, generic); err != nil {
+	if err := d.appendItems(m.Source, text, generic); err != nil {
 		return AddResult{}, err
 	}
 	return AddResult{Shadows: existing}, nil
@@ -96,11 +96,11 @@ func AddAccount(d *Document, id string) (unchanged bool, err error) {
 			return true, nil
 		}
 	}
-	text, generic, err := renderOne(id)
+	text, generic, err := renderMany([]any{id})
 	if err != nil {
 		return false, err
 	}
-	return false, d.appendItem(mapping.MapAccounts, text, generic)
+	return false, d.appendItems(mapping.MapAccounts, text, generic)
 }
 
 // DeleteResult says what DeleteMapping removed and, crucially, what still

@@ -80,6 +80,8 @@ type Cluster struct {
 	Users     []User `json:"users"`
 	EtcdPID   int    `json:"etcdPID"`
 	ServerPID int    `json:"apiserverPID"`
+	// AuditLog records every ConfigMap request (JSON lines, audit.k8s.io/v1 Events).
+	AuditLog string `json:"auditLog"`
 	// DaemonPID is the process that owns the stack when started by `localstack up`.
 	DaemonPID int `json:"daemonPID,omitempty"`
 
@@ -157,6 +159,15 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 			return nil, err
 		}
 	}
+	// An audit log of ConfigMap requests lets tests count exactly what
+	// iammap sent (one GET, one UPDATE), from the API server's side.
+	auditPolicy := filepath.Join(dir, "audit-policy.yaml")
+	if err := os.WriteFile(auditPolicy, []byte(auditPolicyYAML), 0o600); err != nil {
+		c.Stop()
+		return nil, err
+	}
+	c.AuditLog = filepath.Join(dir, "audit.log")
+	authFlags = append(authFlags, "--audit-policy-file="+auditPolicy, "--audit-log-path="+c.AuditLog, "--audit-log-mode=blocking")
 	apiserver, err := c.launch(filepath.Join(bin, "kube-apiserver"), "kube-apiserver.log", append(authFlags,
 		"--etcd-servers="+etcdURL,
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
@@ -393,3 +404,12 @@ func waitFor(ctx context.Context, timeout time.Duration, ok func() bool) error {
 		}
 	}
 }
+
+const auditPolicyYAML = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    resources: [{group: "", resources: [configmaps]}]
+  - level: None
+`

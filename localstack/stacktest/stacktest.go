@@ -7,6 +7,7 @@ package stacktest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -138,4 +139,45 @@ func Main(m *testing.M) int {
 		}
 	}
 	return code
+}
+
+// AuditCounts counts, per verb, the completed requests for one ConfigMap in
+// kube-system that the API server's audit log recorded after offset bytes,
+// and returns the new offset. Tests take an offset, act, then count.
+func AuditCounts(t testing.TB, name string, offset int64) (map[string]int, int64) {
+	t.Helper()
+	b, err := os.ReadFile(Cluster(t).AuditLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, line := range strings.Split(string(b[offset:]), "\n") {
+		if line == "" {
+			continue
+		}
+		var ev struct {
+			Stage     string `json:"stage"`
+			Verb      string `json:"verb"`
+			ObjectRef struct {
+				Namespace, Name string
+			} `json:"objectRef"`
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("audit log: %v", err)
+		}
+		if ev.Stage == "ResponseComplete" && ev.ObjectRef.Namespace == "kube-system" && ev.ObjectRef.Name == name {
+			counts[ev.Verb]++
+		}
+	}
+	return counts, int64(len(b))
+}
+
+// AuditOffset is the audit log's current size: count from here.
+func AuditOffset(t testing.TB) int64 {
+	t.Helper()
+	st, err := os.Stat(Cluster(t).AuditLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Size()
 }

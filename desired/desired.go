@@ -1,0 +1,315 @@
+// Package desired reads iammap's declarative file: who may access which
+// cluster, through aws-auth mappings and EKS access entries, kept in git and
+// applied by CI (`iammap diff` / `iammap apply`). The format is documented in
+// README.md and described by schema.json for editors.
+//
+//	apiVersion: iammap/v1
+//	kind: AccessConfig
+//	awsAuth:                 # applies to every cluster of the file
+//	  mapRoles: [{rolearn: ..., username: ..., groups: [...]}]
+//	  mapUsers: [{userarn: ..., username: ..., groups: [...]}]
+//	  mapAccounts: ["111122223333"]
+//	accessEntries:
+//	  - principalArn: ...
+//	    type: STANDARD
+//	    username: ...
+//	    kubernetesGroups: [...]
+//	    accessPolicies: [{policy: AmazonEKSViewPolicy, namespaces: [a, b]}]
+//	clusters:                # optional; each adds its own awsAuth and accessEntries
+//	  - {name: prod, region: us-west-2, accessEntries: [...]}
+package desired
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/iammap/iammap/accessentry"
+	"github.com/iammap/iammap/awsauth"
+	"github.com/iammap/iammap/mapping"
+	"go.yaml.in/yaml/v3"
+)
+
+// ErrInvalid is wrapped by every error about the file's content.
+var ErrInvalid = errors.New("invalid access file")
+
+// APIVersion and Kind identify the format.
+const (
+	APIVersion = "iammap/v1"
+	Kind       = "AccessConfig"
+)
+
+// File is the whole document.
+type File struct {
+	APIVersion    string        `yaml:"apiVersion"`
+	Kind          string        `yaml:"kind"`
+	AWSAuth       *AWSAuth      `yaml:"awsAuth,omitempty"`
+	AccessEntries []AccessEntry `yaml:"accessEntries,omitempty"`
+	Clusters      []Cluster     `yaml:"clusters,omitempty"`
+}
+
+// Cluster adds cluster-specific mappings to the file's common ones.
+type Cluster struct {
+	Name          string        `yaml:"name"`
+	Region        string        `yaml:"region,omitempty"`
+	AWSAuth       *AWSAuth      `yaml:"awsAuth,omitempty"`
+	AccessEntries []AccessEntry `yaml:"accessEntries,omitempty"`
+}
+
+// AWSAuth mirrors the ConfigMap's three keys.
+type AWSAuth struct {
+	MapRoles    []RoleMapping `yaml:"mapRoles,omitempty"`
+	MapUsers    []UserMapping `yaml:"mapUsers,omitempty"`
+	MapAccounts []string      `yaml:"mapAccounts,omitempty"`
+}
+
+// RoleMapping is a mapRoles entry.
+type RoleMapping struct {
+	RoleARN  string       `yaml:"rolearn,omitempty"`
+	SSO      *mapping.SSO `yaml:"sso,omitempty"`
+	Username string       `yaml:"username,omitempty"`
+	Groups   []string     `yaml:"groups,omitempty"`
+}
+
+// UserMapping is a mapUsers entry.
+type UserMapping struct {
+	UserARN  string   `yaml:"userarn"`
+	Username string   `yaml:"username,omitempty"`
+	Groups   []string `yaml:"groups,omitempty"`
+}
+
+// AccessEntry is an EKS access entry with its policies.
+type AccessEntry struct {
+	PrincipalARN     string            `yaml:"principalArn"`
+	Type             string            `yaml:"type,omitempty"`
+	Username         string            `yaml:"username,omitempty"`
+	KubernetesGroups []string          `yaml:"kubernetesGroups,omitempty"`
+	Tags             map[string]string `yaml:"tags,omitempty"`
+	AccessPolicies   []AccessPolicy    `yaml:"accessPolicies,omitempty"`
+}
+
+// AccessPolicy is an association; no namespaces means cluster scope.
+type AccessPolicy struct {
+	Policy     string   `yaml:"policy"`
+	Namespaces []string `yaml:"namespaces,omitempty"`
+}
+
+// Target is what one cluster should look like.
+type Target struct {
+	// Name and Region are empty for a file without clusters: the cluster
+	// then comes from the command line.
+	Name, Region  string
+	AWSAuth       awsauth.Desired
+	AccessEntries []accessentry.Spec
+	// Notes explain rewrites made while reading (role paths, sessions).
+	Notes []string
+}
+
+// Load reads and checks a file.
+func Load(path string) (*File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
+}
+
+var yamlFieldErr = regexp.MustCompile(`line (\d+): field (\S+) not found in type \S+`)
+
+// Parse decodes a file strictly: an unknown field is an error with its line.
+func Parse(b []byte) (*File, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	var f File
+	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%w: the file is empty", ErrInvalid)
+		}
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
+		msg = yamlFieldErr.ReplaceAllString(msg, `line $1: unknown field "$2"`)
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", "; ")), " "))
+	}
+	if f.APIVersion != APIVersion || f.Kind != Kind {
+		return nil, fmt.Errorf("%w: want apiVersion: %s and kind: %s, got %q and %q", ErrInvalid, APIVersion, Kind, f.APIVersion, f.Kind)
+	}
+	names := map[string]bool{}
+	for i, c := range f.Clusters {
+		if c.Name == "" {
+			return nil, fmt.Errorf("%w: clusters[%d]: name is required", ErrInvalid, i)
+		}
+		if names[c.Name] {
+			return nil, fmt.Errorf("%w: clusters[%d]: cluster %s is listed twice", ErrInvalid, i, c.Name)
+		}
+		names[c.Name] = true
+	}
+	// Resolve every target once, so every content error surfaces at load.
+	if _, err := f.Targets(); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+// Targets returns the desired state of each cluster: one target without a
+// name when the file lists no clusters.
+func (f *File) Targets() ([]Target, error) {
+	if len(f.Clusters) == 0 {
+		t, err := build("", f.AWSAuth, f.AccessEntries)
+		if err != nil {
+			return nil, err
+		}
+		return []Target{t}, nil
+	}
+	var out []Target
+	for i, c := range f.Clusters {
+		merged := mergeAWSAuth(f.AWSAuth, c.AWSAuth)
+		t, err := build(fmt.Sprintf("clusters[%d] (%s): ", i, c.Name), merged, append(append([]AccessEntry{}, f.AccessEntries...), c.AccessEntries...))
+		if err != nil {
+			return nil, err
+		}
+		t.Name, t.Region = c.Name, c.Region
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// Target returns the desired state for the named cluster ("" for a file
+// without clusters).
+func (f *File) Target(name string) (Target, error) {
+	targets, err := f.Targets()
+	if err != nil {
+		return Target{}, err
+	}
+	if len(f.Clusters) == 0 {
+		targets[0].Name = name
+		return targets[0], nil
+	}
+	for _, t := range targets {
+		if t.Name == name {
+			return t, nil
+		}
+	}
+	return Target{}, fmt.Errorf("%w: cluster %s is not in the file", ErrInvalid, name)
+}
+
+func mergeAWSAuth(common, own *AWSAuth) *AWSAuth {
+	var m AWSAuth
+	for _, a := range []*AWSAuth{common, own} {
+		if a != nil {
+			m.MapRoles = append(m.MapRoles, a.MapRoles...)
+			m.MapUsers = append(m.MapUsers, a.MapUsers...)
+			m.MapAccounts = append(m.MapAccounts, a.MapAccounts...)
+		}
+	}
+	return &m
+}
+
+func build(where string, a *AWSAuth, entries []AccessEntry) (Target, error) {
+	var t Target
+	fail := func(format string, args ...any) (Target, error) {
+		return Target{}, fmt.Errorf("%w: %s%s", ErrInvalid, where, fmt.Sprintf(format, args...))
+	}
+	seen := map[string]string{}
+	claim := func(key, what string) error {
+		if prev, ok := seen[key]; ok {
+			return fmt.Errorf("%s maps the same principal as %s; keep one", what, prev)
+		}
+		seen[key] = what
+		return nil
+	}
+	if a != nil {
+		for i, r := range a.MapRoles {
+			what := fmt.Sprintf("awsAuth.mapRoles[%d]", i)
+			m := mapping.Mapping{Source: mapping.MapRoles, SSO: r.SSO, Username: r.Username, Groups: r.Groups}
+			switch {
+			case r.RoleARN != "" && r.SSO != nil:
+				return fail("%s: set rolearn or sso, not both", what)
+			case r.RoleARN != "":
+				p, rewrites, err := mapping.ParsePrincipal(r.RoleARN)
+				if err != nil {
+					return fail("%s: %v", what, err)
+				}
+				if p.Kind != mapping.KindRole {
+					return fail("%s: %s is not a role; put users under mapUsers", what, r.RoleARN)
+				}
+				for _, rw := range rewrites {
+					t.Notes = append(t.Notes, what+": "+rw.String())
+				}
+				m.ARN = p.ARN
+			case r.SSO != nil:
+				if !mapping.ValidAccountID(r.SSO.AccountID) || r.SSO.PermissionSetName == "" {
+					return fail("%s: sso needs permissionSetName and a 12-digit accountID", what)
+				}
+			default:
+				return fail("%s: rolearn or sso is required", what)
+			}
+			if err := claim(m.Key(), what); err != nil {
+				return fail("%v", err)
+			}
+			t.AWSAuth.Mappings = append(t.AWSAuth.Mappings, m)
+		}
+		for i, u := range a.MapUsers {
+			what := fmt.Sprintf("awsAuth.mapUsers[%d]", i)
+			p, _, err := mapping.ParsePrincipal(u.UserARN)
+			if err != nil {
+				return fail("%s: %v", what, err)
+			}
+			if p.Kind != mapping.KindUser {
+				return fail("%s: %s is not a user; put roles under mapRoles", what, u.UserARN)
+			}
+			m := mapping.Mapping{Source: mapping.MapUsers, ARN: p.ARN, Username: u.Username, Groups: u.Groups}
+			if err := claim(m.Key(), what); err != nil {
+				return fail("%v", err)
+			}
+			t.AWSAuth.Mappings = append(t.AWSAuth.Mappings, m)
+		}
+		for i, acct := range a.MapAccounts {
+			if !mapping.ValidAccountID(acct) {
+				return fail("awsAuth.mapAccounts[%d]: %q is not a 12-digit account id (quote it to keep leading zeros)", i, acct)
+			}
+			t.AWSAuth.Accounts = append(t.AWSAuth.Accounts, acct)
+		}
+	}
+	entrySeen := map[string]string{}
+	for i, e := range entries {
+		what := fmt.Sprintf("accessEntries[%d]", i)
+		if prev, ok := entrySeen[e.PrincipalARN]; ok {
+			return fail("%s: %s already has an entry at %s; EKS allows one per principal", what, e.PrincipalARN, prev)
+		}
+		entrySeen[e.PrincipalARN] = what
+		spec := accessentry.Spec{PrincipalARN: e.PrincipalARN, Type: e.Type, Username: e.Username, Groups: e.KubernetesGroups, Tags: e.Tags}
+		if spec.Type == "" {
+			spec.Type = "STANDARD"
+		}
+		for j, p := range e.AccessPolicies {
+			if p.Policy == "" {
+				return fail("%s.accessPolicies[%d]: policy is required", what, j)
+			}
+			spec.Policies = append(spec.Policies, accessentry.PolicySpec{ARN: p.Policy, Namespaces: p.Namespaces})
+		}
+		// The cluster's partition and account are checked at apply time;
+		// here the principal's own are used for the shape checks.
+		p, _, err := mapping.ParsePrincipal(e.PrincipalARN)
+		if err != nil {
+			return fail("%s: %v", what, err)
+		}
+		if _, _, err := accessentry.Validate(clone(spec), p.Account, p.Partition); err != nil {
+			return fail("%s: %v", what, err)
+		}
+		t.AccessEntries = append(t.AccessEntries, spec)
+	}
+	return t, nil
+}
+
+func clone(s accessentry.Spec) accessentry.Spec {
+	s.Policies = append([]accessentry.PolicySpec{}, s.Policies...)
+	return s
+}
