@@ -40,6 +40,8 @@ type Client struct {
 	Concurrency int
 	// DryRun makes Ensure read and plan but send no write.
 	DryRun bool
+	// Progress, when set, is called after each action Apply completes.
+	Progress func(done, total int)
 }
 
 // New returns a Client for cluster.

@@ -111,6 +111,9 @@ func (c *Client) Apply(ctx context.Context, p Plan) ([]Action, error) {
 				}
 				mu.Lock()
 				done = append(done, a)
+				if c.Progress != nil {
+					c.Progress(len(done), len(p.Actions))
+				}
 				mu.Unlock()
 			}
 			return nil

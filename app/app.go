@@ -62,6 +62,7 @@ func New(stdout, stderr io.Writer) *cli.App {
 			deleteCommand(),
 			diffCommand(),
 			applyCommand(),
+			migrateCommand(),
 			authModeCommand(),
 			tokenCommand(),
 			completionCommand(),

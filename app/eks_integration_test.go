@@ -72,8 +72,11 @@ func nodesStatus(t *testing.T, token string) int {
 // authentication per token for ~10 s, and tokens change once a second, so
 // each step waits for a new second.
 func freshToken(t *testing.T, p eksauth.Principal, cluster string) string {
-	t.Helper()
 	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 10*time.Millisecond)))
+	if t == nil {
+		return ""
+	}
+	t.Helper()
 	client := sts.New(sts.Options{Region: stacktest.Cluster(t).Region, Credentials: credentials.NewStaticCredentialsProvider(p.AccessKeyID, p.SecretAccessKey, "")})
 	tok, err := ekstoken.Generate(context.Background(), client, cluster)
 	if err != nil {

@@ -66,33 +66,16 @@ func authModeCommand() *cli.Command {
 				u.info("dry run: would have moved cluster %s from %s to %s (one way); nothing changed", cl.Name, cl.AuthMode, want)
 				return nil
 			}
-			out, err := t.eks.EKS.UpdateClusterConfig(c.Context, &eks.UpdateClusterConfigInput{Name: aws.String(cl.Name), AccessConfig: &ekstypes.UpdateAccessConfigRequest{AuthenticationMode: ekstypes.AuthenticationMode(want)}})
-			if err != nil {
-				return fmt.Errorf("update authentication mode of %s: %w", cl.Name, err)
-			}
-			id := aws.ToString(out.Update.Id)
-			u.info("cluster %s: update %s moves authentication mode %s -> %s; this cannot be undone", cl.Name, id, cl.AuthMode, want)
 			if !c.Bool("wait") {
+				out, err := t.eks.EKS.UpdateClusterConfig(c.Context, &eks.UpdateClusterConfigInput{Name: aws.String(cl.Name), AccessConfig: &ekstypes.UpdateAccessConfigRequest{AuthenticationMode: ekstypes.AuthenticationMode(want)}})
+				if err != nil {
+					return fmt.Errorf("update authentication mode of %s: %w", cl.Name, err)
+				}
+				u.info("cluster %s: update %s moves authentication mode %s -> %s; this cannot be undone", cl.Name, aws.ToString(out.Update.Id), cl.AuthMode, want)
 				return nil
 			}
-			for {
-				up, err := t.eks.EKS.DescribeUpdate(c.Context, &eks.DescribeUpdateInput{Name: aws.String(cl.Name), UpdateId: aws.String(id)})
-				if err != nil {
-					return fmt.Errorf("wait for update %s: %w", id, err)
-				}
-				switch up.Update.Status {
-				case ekstypes.UpdateStatusSuccessful:
-					u.info("cluster %s is now in %s mode", cl.Name, want)
-					return nil
-				case ekstypes.UpdateStatusFailed, ekstypes.UpdateStatusCancelled:
-					return fmt.Errorf("update %s of cluster %s ended %s: %v", id, cl.Name, up.Update.Status, up.Update.Errors)
-				}
-				select {
-				case <-c.Context.Done():
-					return c.Context.Err()
-				case <-time.After(c.Duration("poll-interval")):
-				}
-			}
+			u.info("moving cluster %s from %s to %s; this cannot be undone", cl.Name, cl.AuthMode, want)
+			return moveAuthMode(c, u, t, want)
 		},
 	}
 }

@@ -29,7 +29,7 @@ func iammap(t *testing.T, kubeconfig string, args ...string) (stdout, stderr str
 }
 
 // setAWSAuth replaces aws-auth with data (nil: absent) and returns it.
-func setAWSAuth(t *testing.T, cs kubernetes.Interface, data map[string]string) *corev1.ConfigMap {
+func setAWSAuth(t testing.TB, cs kubernetes.Interface, data map[string]string) *corev1.ConfigMap {
 	t.Helper()
 	ctx := context.Background()
 	cms := cs.CoreV1().ConfigMaps(awsauth.Namespace)
@@ -46,7 +46,7 @@ func setAWSAuth(t *testing.T, cs kubernetes.Interface, data map[string]string) *
 	return cm
 }
 
-func readAWSAuth(t *testing.T, cs kubernetes.Interface) *corev1.ConfigMap {
+func readAWSAuth(t testing.TB, cs kubernetes.Interface) *corev1.ConfigMap {
 	t.Helper()
 	cm, err := cs.CoreV1().ConfigMaps(awsauth.Namespace).Get(context.Background(), awsauth.Name, metav1.GetOptions{})
 	if err != nil {

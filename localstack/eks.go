@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/iammap/iammap/eksemu"
+	"github.com/iammap/iammap/iamemu"
 	"github.com/iammap/iammap/localstack/eksauth"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -50,6 +51,17 @@ func (c *Cluster) startEKS(o EKSOptions, apiserverURL string) ([]string, error) 
 		return nil, err
 	}
 	c.EKSEndpoint = endpoint
+	iamARNs := append([]string{}, o.IAMPrincipals...)
+	for _, p := range o.Principals {
+		iamARNs = append(iamARNs, p.ARN)
+	}
+	iam, err := iamemu.New(iamARNs...)
+	if err != nil {
+		return nil, err
+	}
+	if c.IAMEndpoint, err = c.serve(iam); err != nil {
+		return nil, err
+	}
 	logFile, err := os.OpenFile(filepath.Join(c.Dir, "webhook.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err

@@ -69,6 +69,9 @@ type EKSOptions struct {
 	// CreatorARN is the cluster creator, admin from the start as on EKS.
 	CreatorARN string
 	Emulator   eksemu.Options
+	// IAMPrincipals are IAM ARNs (paths allowed) that exist in the local IAM
+	// besides the principals; GetRole/GetUser answer for all of them.
+	IAMPrincipals []string
 }
 
 // Cluster is a running local control plane.
@@ -88,6 +91,7 @@ type Cluster struct {
 	// Local EKS, when started.
 	ClusterName string              `json:"clusterName,omitempty"`
 	EKSEndpoint string              `json:"eksEndpoint,omitempty"`
+	IAMEndpoint string              `json:"iamEndpoint,omitempty"`
 	Region      string              `json:"region,omitempty"`
 	Principals  []eksauth.Principal `json:"principals,omitempty"`
 	// Emulator is the in-process EKS emulator (nil after Load).

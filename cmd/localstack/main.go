@@ -176,6 +176,7 @@ func writeEnv(c *cli.Context, cluster *localstack.Cluster) error {
 		"export KUBECONFIG=" + shellQuote(kubeconfig),
 		"export IAMMAP_LOCAL_SERVER=" + shellQuote(cluster.Server),
 		"export AWS_ENDPOINT_URL_EKS=" + shellQuote(cluster.EKSEndpoint),
+		"export AWS_ENDPOINT_URL_IAM=" + shellQuote(cluster.IAMEndpoint),
 		"export AWS_REGION=" + shellQuote(cluster.Region),
 		"export AWS_DEFAULT_REGION=" + shellQuote(cluster.Region),
 		"export AWS_EC2_METADATA_DISABLED=true",

@@ -112,7 +112,11 @@ func Kubeconfig(t testing.TB) string {
 // test's own environment without any AWS_ or IAMMAP_ variable.
 func AWSEnv(t testing.TB, p eksauth.Principal) []string {
 	t.Helper()
-	c := Cluster(t)
+	return ClusterEnv(Cluster(t), p)
+}
+
+// ClusterEnv is AWSEnv for any running cluster with a local EKS.
+func ClusterEnv(c *localstack.Cluster, p eksauth.Principal) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "IAMMAP_") && !strings.HasPrefix(kv, "KUBECONFIG=") {
@@ -120,7 +124,7 @@ func AWSEnv(t testing.TB, p eksauth.Principal) []string {
 		}
 	}
 	return append(env,
-		"AWS_ENDPOINT_URL_EKS="+c.EKSEndpoint, "AWS_REGION="+c.Region, "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_ENDPOINT_URL_EKS="+c.EKSEndpoint, "AWS_ENDPOINT_URL_IAM="+c.IAMEndpoint, "AWS_REGION="+c.Region, "AWS_EC2_METADATA_DISABLED=true",
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
 		"AWS_ACCESS_KEY_ID="+p.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+p.SecretAccessKey,
 		"IAMMAP_CLUSTER="+c.ClusterName,

@@ -1,0 +1,110 @@
+// Package iamemu is a minimal local IAM for iammap's tests and demo: the
+// GetRole and GetUser operations of the IAM query API (form-encoded POST,
+// XML answers, NoSuchEntity errors) over a fixed set of principals, so that
+// `iammap migrate` can restore role paths through the real SDK client.
+package iamemu
+
+import (
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/iammap/iammap/mapping"
+)
+
+// Server answers GetRole and GetUser for known principal ARNs.
+type Server struct {
+	mu    sync.Mutex
+	roles map[string]mapping.Principal // by name
+	users map[string]mapping.Principal
+}
+
+// New returns an IAM with the given role and user ARNs (paths allowed).
+func New(arns ...string) (*Server, error) {
+	s := &Server{roles: map[string]mapping.Principal{}, users: map[string]mapping.Principal{}}
+	for _, a := range arns {
+		if err := s.Add(a); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Add makes a principal exist.
+func (s *Server) Add(arn string) error {
+	p, _, err := mapping.ParsePrincipal(arn)
+	if err != nil {
+		return err
+	}
+	p.ARN = arn // keep the path: that is what IAM answers
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p.Kind == mapping.KindRole {
+		s.roles[p.Name] = p
+	} else {
+		s.users[p.Name] = p
+	}
+	return nil
+}
+
+type errorResponse struct {
+	XMLName xml.Name `xml:"ErrorResponse"`
+	Xmlns   string   `xml:"xmlns,attr"`
+	Error   struct {
+		Type    string `xml:"Type"`
+		Code    string `xml:"Code"`
+		Message string `xml:"Message"`
+	} `xml:"Error"`
+	RequestID string `xml:"RequestId"`
+}
+
+const xmlns = "https://iam.amazonaws.com/doc/2010-05-08/"
+
+// ServeHTTP answers IAM query-protocol requests.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	action := r.Form.Get("Action")
+	var kind, name string
+	switch action {
+	case "GetRole":
+		kind, name = "role", r.Form.Get("RoleName")
+	case "GetUser":
+		kind, name = "user", r.Form.Get("UserName")
+	default:
+		s.fail(w, http.StatusBadRequest, "InvalidAction", "Could not find operation "+action)
+		return
+	}
+	s.mu.Lock()
+	p, ok := map[string]map[string]mapping.Principal{"role": s.roles, "user": s.users}[kind][name]
+	s.mu.Unlock()
+	if !ok {
+		s.fail(w, http.StatusNotFound, "NoSuchEntity", fmt.Sprintf("The %s with name %s cannot be found.", kind, name))
+		return
+	}
+	tag := strings.ToUpper(kind[:1]) + kind[1:]
+	idPrefix := map[string]string{"role": "AROA", "user": "AIDA"}[kind]
+	w.Header().Set("Content-Type", "text/xml")
+	fmt.Fprintf(w, `<%[1]sResponse xmlns="%[2]s"><%[1]sResult><%[3]s><Path>%[4]s</Path><%[3]sName>%[5]s</%[3]sName><%[3]sId>%[6]s</%[3]sId><Arn>%[7]s</Arn><CreateDate>2024-01-01T00:00:00Z</CreateDate></%[3]s></%[1]sResult><ResponseMetadata><RequestId>local</RequestId></ResponseMetadata></%[1]sResponse>`,
+		action, xmlns, tag, xmlEscape(p.Path), xmlEscape(p.Name), idPrefix+strings.ToUpper(fmt.Sprintf("%016x", len(p.ARN)*7919)), xmlEscape(p.ARN))
+}
+
+func (s *Server) fail(w http.ResponseWriter, status int, code, msg string) {
+	var e errorResponse
+	e.Xmlns = xmlns
+	e.Error.Type, e.Error.Code, e.Error.Message = "Sender", code, msg
+	e.RequestID = "local"
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(status)
+	_ = xml.NewEncoder(w).Encode(e)
+}
+
+func xmlEscape(s string) string {
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(s))
+	return b.String()
+}
