@@ -106,7 +106,9 @@ func Build(ctx context.Context, cl Cluster, doc *awsauth.Document, existing []ac
 	return p, nil
 }
 
-func skip(from, reason string) Item { return Item{From: from, Outcome: Skip, Reason: reason, Blocks: true} }
+func skip(from, reason string) Item {
+	return Item{From: from, Outcome: Skip, Reason: reason, Blocks: true}
+}
 
 func planEntry(ctx context.Context, cl Cluster, e awsauth.Entry, existing []accessentry.Entry, iamAPI IAM, from string) Item {
 	if e.ARN == "" {
