@@ -37,6 +37,7 @@ func main() {
 			&cli.StringFlag{Name: "auth-mode", Value: eksemu.ModeAPIAndConfigMap, EnvVars: []string{"IAMMAP_LOCAL_AUTH_MODE"}, Usage: "the local cluster's starting authentication mode: CONFIG_MAP, API_AND_CONFIG_MAP or API"},
 			&cli.StringFlag{Name: "cluster", Value: localstack.DefaultClusterName, Usage: "the local cluster's name"},
 			&cli.StringSliceFlag{Name: "principal", Usage: "extra local IAM principal `NAME=ARN` (credentials are generated)"},
+			&cli.StringSliceFlag{Name: "iam", Value: cli.NewStringSlice(demoIAM...), Usage: "`ARN` that exists in the local IAM (for migrate's path lookups); repeatable"},
 		},
 		Commands: []*cli.Command{
 			{Name: "up", Usage: "start the stack in the background (no-op when it already runs)", Action: up},
@@ -58,6 +59,14 @@ func stackDir(c *cli.Context) (string, error) {
 }
 
 const account = "111122223333"
+
+// demoIAM are IAM principals without credentials that the examples map.
+var demoIAM = []string{
+	"arn:aws:iam::" + account + ":role/eks-nodes",
+	"arn:aws:iam::" + account + ":role/team/dev",
+	"arn:aws:iam::" + account + ":role/platform/PlatformAdmin",
+	"arn:aws:iam::" + account + ":user/alice",
+}
 
 // principals are the local IAM identities: an admin who created the
 // cluster, an unmapped user for the demo, and any --principal.
@@ -87,7 +96,7 @@ func run(c *cli.Context) error {
 	}
 	cluster, err := localstack.Start(c.Context, localstack.Options{
 		BinDir: c.String("bin"), Dir: dir,
-		EKS: &localstack.EKSOptions{ClusterName: c.String("cluster"), AuthMode: c.String("auth-mode"), Principals: ps, CreatorARN: ps[0].ARN},
+		EKS: &localstack.EKSOptions{ClusterName: c.String("cluster"), AuthMode: c.String("auth-mode"), Principals: ps, CreatorARN: ps[0].ARN, IAMPrincipals: c.StringSlice("iam")},
 	})
 	if err != nil {
 		return err
@@ -133,6 +142,9 @@ func up(c *cli.Context) error {
 	args := []string{"--dir", c.String("dir"), "--bin", c.String("bin"), "--auth-mode", c.String("auth-mode"), "--cluster", c.String("cluster")}
 	for _, p := range c.StringSlice("principal") {
 		args = append(args, "--principal", p)
+	}
+	for _, p := range c.StringSlice("iam") {
+		args = append(args, "--iam", p)
 	}
 	daemon := exec.Command(self, append(args, "run")...)
 	daemon.Stdout, daemon.Stderr = logFile, logFile
