@@ -157,3 +157,48 @@ func (c *Client) do(ctx context.Context, a Action) error {
 	}
 	return nil
 }
+
+// Result is what current becomes once the plan has run (EKS defaults aside).
+func (p Plan) Result(current []Entry) []Entry {
+	byARN := map[string]*Entry{}
+	var order []string
+	for _, e := range current {
+		c := e
+		c.Policies = slices.Clone(e.Policies)
+		byARN[e.PrincipalARN] = &c
+		order = append(order, e.PrincipalARN)
+	}
+	for _, a := range p.Actions {
+		e := byARN[a.PrincipalARN]
+		switch a.Kind {
+		case ActCreate:
+			byARN[a.PrincipalARN] = &Entry{PrincipalARN: a.PrincipalARN, Type: a.Spec.Type, Username: a.Spec.Username, Groups: a.Spec.Groups}
+			order = append(order, a.PrincipalARN)
+		case ActUpdate:
+			if e != nil {
+				e.Groups = a.Spec.Groups
+				if a.Spec.Username != "" {
+					e.Username = a.Spec.Username
+				}
+			}
+		case ActAssociate:
+			if e != nil {
+				e.Policies = append(slices.DeleteFunc(e.Policies, func(q PolicySpec) bool { return q.ARN == a.Policy.ARN }), *a.Policy)
+			}
+		case ActDisassociate:
+			if e != nil {
+				e.Policies = slices.DeleteFunc(e.Policies, func(q PolicySpec) bool { return q.ARN == a.Policy.ARN })
+			}
+		case ActDelete:
+			delete(byARN, a.PrincipalARN)
+		}
+	}
+	var out []Entry
+	for _, arn := range order {
+		if e, ok := byARN[arn]; ok {
+			out = append(out, *e)
+			delete(byARN, arn)
+		}
+	}
+	return out
+}

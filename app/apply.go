@@ -141,43 +141,85 @@ func convergeOne(c *cli.Context, u *ui, want desired.Target, write bool) (*clust
 		p.Cluster = "kubeconfig context " + t.kube.Context
 	}
 	hasAWSAuth := len(want.AWSAuth.Mappings)+len(want.AWSAuth.Accounts) > 0
-	if hasAWSAuth || (prune && t.mode() != modeAPI) {
-		if t.mode() == modeAPI && !c.Bool("force") {
-			return p, withHint(fmt.Errorf("cluster %s is in API mode: EKS ignores the file's aws-auth mappings", p.Cluster), "move them to accessEntries, or pass --force")
-		}
-		if err := convergeAWSAuth(c, u, t, want, prune, write, p); err != nil {
-			return p, err
-		}
+	doAWSAuth := hasAWSAuth || (prune && t.mode() != modeAPI)
+	doEntries := len(want.AccessEntries) > 0 || (prune && t.eks != nil && t.mode() != modeConfigMap)
+	if hasAWSAuth && t.mode() == modeAPI && !c.Bool("force") {
+		return p, withHint(fmt.Errorf("cluster %s is in API mode: EKS ignores the file's aws-auth mappings", p.Cluster), "move them to accessEntries, or pass --force")
 	}
-	if len(want.AccessEntries) > 0 || (prune && t.eks != nil && t.mode() != modeConfigMap) {
+	if doEntries {
 		if err := t.requireAccessEntries(); err != nil {
 			return p, err
 		}
+	}
+	lk, err := newLockout(c, t)
+	if err != nil {
+		return p, err
+	}
+	// The access-entry plan comes first, so the guard sees both mechanisms
+	// as they will be.
+	var entryPlan accessentry.Plan
+	if doEntries {
 		specs := make([]accessentry.Spec, len(want.AccessEntries))
 		for i, s := range want.AccessEntries {
 			if specs[i], _, err = accessentry.Validate(s, t.eks.Cluster.Account, t.eks.Cluster.Partition); err != nil {
 				return p, err
 			}
 		}
-		client := t.accessEntries()
-		current, err := client.List(c.Context)
+		if entryPlan, err = accessentry.PlanFor(lk.entries, specs, prune); err != nil {
+			return p, err
+		}
+		p.AccessEntries = entryPlan.Actions
+	}
+	entriesAfter := entryPlan.Result(lk.entries)
+	guarded := false
+	if doAWSAuth {
+		store, err := t.store(c.Context)
 		if err != nil {
 			return p, err
 		}
-		plan, err := accessentry.PlanFor(current, specs, prune)
-		if err != nil {
-			return p, err
-		}
-		if err := guardAccessEntries(c, t, plan); err != nil {
-			return p, err
-		}
-		p.AccessEntries = plan.Actions
-		if write && len(plan.Actions) > 0 {
-			done, err := client.Apply(c.Context, plan)
-			if err != nil {
-				p.AccessEntries = done
-				return p, withHint(err, fmt.Sprintf("%d of %d access-entry changes were made (listed above); fix the cause and apply again", len(done), len(plan.Actions)))
+		var plan awsauth.Plan
+		// One read and one conditional write, whatever the number of
+		// mappings; a conflict re-reads and re-plans.
+		res, err := store.Modify(c.Context, func(doc *awsauth.Document) (bool, error) {
+			var err error
+			if plan, err = awsauth.PlanFor(doc, want.AWSAuth, prune); err != nil {
+				return false, err
 			}
+			before := doc.Set()
+			if err := awsauth.ApplyPlan(doc, plan); err != nil {
+				return false, err
+			}
+			if write && (!plan.Empty() || len(entryPlan.Actions) > 0) {
+				guarded = true
+				if err := lk.check(lk.state(before, lk.entries, lk.mode), lk.state(doc.Set(), entriesAfter, lk.mode)); err != nil {
+					return false, err
+				}
+			}
+			return write && !plan.Empty(), nil
+		}, false)
+		p.AWSAuth = &awsAuthPlanJSON{Add: plan.Add, AddAccounts: plan.AddAccounts, RemoveAccounts: plan.RemoveAccounts}
+		for _, e := range plan.Remove {
+			p.AWSAuth.Remove = append(p.AWSAuth.Remove, e.Mapping)
+		}
+		if err != nil {
+			return p, err
+		}
+		u.debug("aws-auth: %d attempt(s), written: %v, resourceVersion %s", res.Attempts, res.Written, res.ResourceVersion)
+	}
+	if write && len(entryPlan.Actions) > 0 {
+		if !guarded {
+			set, err := awsAuthSet(c, t)
+			if err != nil {
+				return p, err
+			}
+			if err := lk.entriesChange(set, entryPlan); err != nil {
+				return p, err
+			}
+		}
+		done, err := t.accessEntries().Apply(c.Context, entryPlan)
+		if err != nil {
+			p.AccessEntries = done
+			return p, withHint(err, fmt.Sprintf("%d of %d access-entry changes were made (listed above); fix the cause and apply again", len(done), len(entryPlan.Actions)))
 		}
 	}
 	p.Applied = write
@@ -190,120 +232,6 @@ func resolveNamed(c *cli.Context, u *ui, name, region string) (*target, error) {
 		region = flagString(c, "region")
 	}
 	return connectEKS(c, u, name, region)
-}
-
-func convergeAWSAuth(c *cli.Context, u *ui, t *target, want desired.Target, prune, write bool, p *clusterPlan) error {
-	store, err := t.store(c.Context)
-	if err != nil {
-		return err
-	}
-	caller := callerKey(c, t)
-	var plan awsauth.Plan
-	// One read and one conditional write, whatever the number of mappings;
-	// a conflict re-reads and re-plans.
-	res, err := store.Modify(c.Context, func(doc *awsauth.Document) (bool, error) {
-		var err error
-		plan, err = awsauth.PlanFor(doc, want.AWSAuth, prune)
-		if err != nil {
-			return false, err
-		}
-		if plan.Empty() {
-			return false, nil
-		}
-		if err := guardAWSAuth(c, doc, plan, caller); err != nil {
-			return false, err
-		}
-		if !write {
-			return false, nil
-		}
-		return true, awsauth.ApplyPlan(doc, plan)
-	}, false)
-	p.AWSAuth = &awsAuthPlanJSON{Add: plan.Add, AddAccounts: plan.AddAccounts, RemoveAccounts: plan.RemoveAccounts}
-	for _, e := range plan.Remove {
-		p.AWSAuth.Remove = append(p.AWSAuth.Remove, e.Mapping)
-	}
-	if err != nil {
-		return err
-	}
-	u.debug("aws-auth: %d attempt(s), written: %v, resourceVersion %s", res.Attempts, res.Written, res.ResourceVersion)
-	return nil
-}
-
-// callerKey is the canonical ARN of whoever runs iammap, as the cluster
-// sees it (SelfSubjectReview; EKS puts the ARN in the user's extra), or "".
-func callerKey(c *cli.Context, t *target) string {
-	cs, err := t.kubernetes(c.Context)
-	if err != nil {
-		return ""
-	}
-	review, err := cs.AuthenticationV1().SelfSubjectReviews().Create(c.Context, &authnv1.SelfSubjectReview{}, metav1.CreateOptions{})
-	if err != nil {
-		return ""
-	}
-	for _, k := range []string{"canonicalArn", "arn"} {
-		if v := review.Status.UserInfo.Extra[k]; len(v) == 1 {
-			return principalKey(v[0])
-		}
-	}
-	return ""
-}
-
-// guardAWSAuth refuses, unless --force, a plan that would lock out its
-// caller or every node. (The safety issue extends these checks to every write.)
-func guardAWSAuth(c *cli.Context, doc *awsauth.Document, plan awsauth.Plan, caller string) error {
-	if c.Bool("force") {
-		return nil
-	}
-	nodesBefore, nodesAfter := 0, 0
-	removed := map[mapping.Ref]bool{}
-	for _, e := range plan.Remove {
-		removed[e.Ref] = true
-	}
-	callerAfter := false
-	for _, e := range doc.Entries() {
-		isNode := slices.Contains(e.Groups, "system:nodes")
-		if isNode {
-			nodesBefore++
-		}
-		if !removed[e.Ref] {
-			if isNode {
-				nodesAfter++
-			}
-			if caller != "" && e.Key() == caller {
-				callerAfter = true
-			}
-		}
-	}
-	for _, m := range plan.Add {
-		if slices.Contains(m.Groups, "system:nodes") {
-			nodesAfter++
-		}
-		if caller != "" && m.Key() == caller {
-			callerAfter = true
-		}
-	}
-	if nodesBefore > 0 && nodesAfter == 0 {
-		return withHint(fmt.Errorf("refusing: this plan removes every aws-auth mapping of a node role (group system:nodes); nodes could no longer join or stay Ready"), "keep the node roles in the file, or pass --force if the nodes use access entries now")
-	}
-	if caller != "" && !callerAfter {
-		if _, ok := doc.Set().Resolve(mapping.Caller{CanonicalARN: caller}); ok {
-			return withHint(fmt.Errorf("refusing: this plan removes the aws-auth mapping you (%s) are using right now", caller), "add yourself to the file, or pass --force")
-		}
-	}
-	return nil
-}
-
-func guardAccessEntries(c *cli.Context, t *target, plan accessentry.Plan) error {
-	if c.Bool("force") {
-		return nil
-	}
-	caller := callerKey(c, t)
-	for _, a := range plan.Actions {
-		if a.Kind == accessentry.ActDelete && caller != "" && principalKey(a.PrincipalARN) == caller {
-			return withHint(fmt.Errorf("refusing: this plan deletes the access entry you (%s) are using right now", a.PrincipalARN), "add yourself to the file, or pass --force")
-		}
-	}
-	return nil
 }
 
 func printPlans(w io.Writer, format string, plans []clusterPlan, applied bool) error {
@@ -364,4 +292,23 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// callerKey is the canonical ARN of whoever runs iammap, as the cluster
+// sees it (SelfSubjectReview; EKS puts the ARN in the user's extra), or "".
+func callerKey(c *cli.Context, t *target) string {
+	cs, err := t.kubernetes(c.Context)
+	if err != nil {
+		return ""
+	}
+	review, err := cs.AuthenticationV1().SelfSubjectReviews().Create(c.Context, &authnv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		return ""
+	}
+	for _, k := range []string{"canonicalArn", "arn"} {
+		if v := review.Status.UserInfo.Extra[k]; len(v) == 1 {
+			return principalKey(v[0])
+		}
+	}
+	return ""
 }

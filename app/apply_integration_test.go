@@ -114,7 +114,7 @@ func TestIntegrationApplyPruneAndGuards(t *testing.T) {
 	noNodes := roleFile(t, 2, "")
 	before := readAWSAuth(t, admin).ResourceVersion
 	_, stderr, err := iammap(t, kubeconfig, "apply", "-f", noNodes, "--prune")
-	if err == nil || !strings.Contains(stderr, "refusing: this plan removes every aws-auth mapping of a node role") {
+	if err == nil || !strings.Contains(stderr, "refusing a change that would lock out: node role arn:aws:iam::111122223333:role/nodes would lose its mapping") {
 		t.Fatalf("guard: %v %q", err, stderr)
 	}
 	if readAWSAuth(t, admin).ResourceVersion != before {
@@ -212,7 +212,7 @@ accessEntries:
 	// Pruning away the caller's own entry is refused.
 	os.WriteFile(path, []byte("apiVersion: iammap/v1\nkind: AccessConfig\naccessEntries:\n  - principalArn: arn:aws:iam::111122223333:role/team/ci\n"), 0o600)
 	_, stderr, err := iammapEnv(t, env, "apply", "-f", path, "--prune")
-	if err == nil || !strings.Contains(stderr, "refusing: this plan deletes the access entry you (arn:aws:iam::111122223333:user/local-admin) are using") {
+	if err == nil || !strings.Contains(stderr, "you (arn:aws:iam::111122223333:user/local-admin) would lose your access to the cluster") {
 		t.Errorf("self-lockout guard: %v %q", err, stderr)
 	}
 	mustIammap(t, env, "delete", "--arn", "arn:aws:iam::111122223333:role/team/ci")

@@ -54,7 +54,7 @@ func createCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "tag", Usage: "access entry tag `KEY=VALUE` (repeatable)"},
 			&cli.StringSliceFlag{Name: "access-policy", Usage: "associate access `POLICY` (a name like AmazonEKSViewPolicy, or its ARN; repeatable)"},
 			&cli.StringFlag{Name: "access-scope", Value: "cluster", Usage: "scope of --access-policy: cluster or namespace=NS[,NS...]"},
-			&cli.BoolFlag{Name: "force", Usage: "write aws-auth even where EKS ignores it (API mode)"},
+			&cli.BoolFlag{Name: "force", Usage: "write aws-auth even where EKS ignores it (API mode), or make a change that would lock out you, the last cluster admin or a node role"},
 		}, backendFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -191,12 +191,16 @@ func runCreate(c *cli.Context, f createFlags) error {
 			return err
 		}
 	}
+	lk, err := newLockout(c, t)
+	if err != nil {
+		return err
+	}
 	var added awsauth.AddResult
-	res, err := store.Modify(c.Context, func(doc *awsauth.Document) (bool, error) {
+	res, err := store.Modify(c.Context, lk.awsAuthChange(func(doc *awsauth.Document) (bool, error) {
 		r, err := awsauth.AddMapping(doc, m, f.noDuplicateARNs)
 		added = r
 		return !r.Unchanged, err
-	}, f.dryRun)
+	}), f.dryRun)
 	if err != nil {
 		return err
 	}
@@ -236,6 +240,21 @@ func createAccessEntry(c *cli.Context, u *ui, t *target, spec accessentry.Spec, 
 		u.info("note: %s", r)
 	}
 	client := t.accessEntries()
+	lk, err := newLockout(c, t)
+	if err != nil {
+		return err
+	}
+	set, err := awsAuthSet(c, t)
+	if err != nil {
+		return err
+	}
+	plan, err := accessentry.PlanFor(lk.entries, []accessentry.Spec{spec}, false)
+	if err != nil {
+		return err
+	}
+	if err := lk.entriesChange(set, plan); err != nil {
+		return err
+	}
 	if f.noDuplicateARNs {
 		if existing, err := client.Get(c.Context, spec.PrincipalARN); err == nil && !sameEntry(existing, spec) {
 			return fmt.Errorf("%w: %s already has an access entry (username %q, groups [%s]); delete it first or drop --no-duplicate-arns",

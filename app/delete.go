@@ -23,7 +23,7 @@ func deleteCommand() *cli.Command {
 			&cli.BoolFlag{Name: "all", Usage: "remove every aws-auth entry for --arn, not just the first"},
 			&cli.StringFlag{Name: "account", Usage: "remove this account `ID` from mapAccounts"},
 			&cli.BoolFlag{Name: "ignore-not-found", Usage: "succeed when there is nothing to delete"},
-			&cli.BoolFlag{Name: "force", Usage: "write aws-auth even where EKS ignores it (API mode)"},
+			&cli.BoolFlag{Name: "force", Usage: "write aws-auth even where EKS ignores it (API mode), or make a change that would lock out you, the last cluster admin or a node role"},
 		}, backendFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -79,17 +79,21 @@ func runDelete(c *cli.Context, arn, account string, all bool) error {
 	if err != nil {
 		return err
 	}
+	lk, err := newLockout(c, t)
+	if err != nil {
+		return err
+	}
 	if account != "" {
-		res, err := store.Modify(c.Context, func(doc *awsauth.Document) (bool, error) {
+		res, err := store.Modify(c.Context, lk.awsAuthChange(func(doc *awsauth.Document) (bool, error) {
 			return true, awsauth.DeleteAccount(doc, account)
-		}, dryRun)
+		}), dryRun)
 		if err != nil {
 			return err
 		}
 		return reportWrite(c, u, res, dryRun, "removed account "+account+" from mapAccounts")
 	}
 	var del awsauth.DeleteResult
-	res, err := store.Modify(c.Context, func(doc *awsauth.Document) (bool, error) {
+	res, err := store.Modify(c.Context, lk.awsAuthChange(func(doc *awsauth.Document) (bool, error) {
 		// The ARN as given first (it may be a never-matching entry with a
 		// path), then the form EKS matches.
 		var err error
@@ -98,7 +102,7 @@ func runDelete(c *cli.Context, arn, account string, all bool) error {
 			del, err = awsauth.DeleteMapping(doc, p.ARN, all)
 		}
 		return err == nil, err
-	}, dryRun)
+	}), dryRun)
 	if err != nil {
 		return err
 	}
@@ -132,8 +136,18 @@ func runDelete(c *cli.Context, arn, account string, all bool) error {
 
 func deleteAccessEntry(c *cli.Context, u *ui, t *target, arn string, dryRun bool) error {
 	client := t.accessEntries()
+	lk, err := newLockout(c, t)
+	if err != nil {
+		return err
+	}
+	set, err := awsAuthSet(c, t)
+	if err != nil {
+		return err
+	}
+	if err := lk.entriesChange(set, accessentry.Plan{Actions: []accessentry.Action{{Kind: accessentry.ActDelete, PrincipalARN: arn}}}); err != nil {
+		return err
+	}
 	var gone accessentry.Entry
-	var err error
 	if dryRun {
 		gone, err = client.Get(c.Context, arn)
 	} else {

@@ -33,6 +33,7 @@ func authModeCommand() *cli.Command {
 			&cli.StringFlag{Name: "set", Usage: "move to `MODE`: API_AND_CONFIG_MAP or API. EKS cannot move back"},
 			&cli.BoolFlag{Name: "wait", Usage: "wait until the update has finished"},
 			&cli.DurationFlag{Name: "poll-interval", Value: 5 * time.Second, Usage: "how often --wait checks the update"},
+			forceFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			u := newUI(c)
@@ -59,8 +60,8 @@ func authModeCommand() *cli.Command {
 			case to > from+1:
 				return withHint(fmt.Errorf("cluster %s must pass through %s before %s", cl.Name, modeOrder[from+1], want), "run with --set "+modeOrder[from+1]+" first")
 			}
-			if want == modeAPI {
-				u.warn("in API mode EKS ignores aws-auth: principals mapped only there lose access. Check with `iammap get` first")
+			if err := modeSwitch(c, t, want); err != nil {
+				return err
 			}
 			if flagBool(c, "dry-run") {
 				u.info("dry run: would have moved cluster %s from %s to %s (one way); nothing changed", cl.Name, cl.AuthMode, want)
@@ -179,6 +180,7 @@ func policyCommands() []*cli.Command {
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "arn", Aliases: []string{"principal-arn"}, Required: true, Usage: "principal `ARN` of the access entry"},
 				&cli.StringFlag{Name: "access-policy", Required: true, Usage: "`POLICY` name or ARN"},
+				forceFlag(),
 			},
 			Action: func(c *cli.Context) error {
 				u := newUI(c)
@@ -191,6 +193,17 @@ func policyCommands() []*cli.Command {
 				}
 				policy, err := accessentry.PolicyARN(t.eks.Cluster.Partition, c.String("access-policy"))
 				if err != nil {
+					return err
+				}
+				lk, err := newLockout(c, t)
+				if err != nil {
+					return err
+				}
+				set, err := awsAuthSet(c, t)
+				if err != nil {
+					return err
+				}
+				if err := lk.entriesChange(set, accessentry.Plan{Actions: []accessentry.Action{{Kind: accessentry.ActDisassociate, PrincipalARN: c.String("arn"), Policy: &accessentry.PolicySpec{ARN: policy}}}}); err != nil {
 					return err
 				}
 				if flagBool(c, "dry-run") {

@@ -35,6 +35,7 @@ func migrateCommand() *cli.Command {
 			&cli.BoolFlag{Name: "delete-aws-auth", Usage: "with target API: delete the aws-auth ConfigMap once the switch succeeded (a backup is written first)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "table or json"},
 			&cli.DurationFlag{Name: "poll-interval", Value: 5 * time.Second, Usage: "how often to check an authentication-mode update"},
+			forceFlag(),
 		},
 		Action: runMigrate,
 	}
@@ -122,6 +123,10 @@ func runMigrate(c *cli.Context) error {
 			}
 			return withHint(fmt.Errorf("not switching %s to API: %d aws-auth entr%s could not be migrated and would lose access: %s", cl.Name, len(blocking), map[bool]string{true: "y", false: "ies"}[len(blocking) == 1], strings.Join(names, "; ")),
 				"the access entries above were created and the cluster stays in API_AND_CONFIG_MAP; fix or remove those entries, then run again")
+		}
+		t.eks.Cluster.AuthMode = modeAPIAndCM
+		if err := modeSwitch(c, t, modeAPI); err != nil {
+			return err
 		}
 		backup, err := writeBackup(c, cl.Name, snap)
 		if err != nil {

@@ -115,15 +115,20 @@ func AWSEnv(t testing.TB, p eksauth.Principal) []string {
 	return ClusterEnv(Cluster(t), p)
 }
 
-// ClusterEnv is AWSEnv for any running cluster with a local EKS.
-func ClusterEnv(c *localstack.Cluster, p eksauth.Principal) []string {
+// BaseEnv is the test's environment without AWS_, IAMMAP_ and KUBECONFIG variables.
+func BaseEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "IAMMAP_") && !strings.HasPrefix(kv, "KUBECONFIG=") {
 			env = append(env, kv)
 		}
 	}
-	return append(env,
+	return env
+}
+
+// ClusterEnv is AWSEnv for any running cluster with a local EKS.
+func ClusterEnv(c *localstack.Cluster, p eksauth.Principal) []string {
+	return append(BaseEnv(),
 		"AWS_ENDPOINT_URL_EKS="+c.EKSEndpoint, "AWS_ENDPOINT_URL_IAM="+c.IAMEndpoint, "AWS_REGION="+c.Region, "AWS_EC2_METADATA_DISABLED=true",
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
 		"AWS_ACCESS_KEY_ID="+p.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+p.SecretAccessKey,

@@ -1,0 +1,100 @@
+package app
+
+import (
+	"github.com/iammap/iammap/accessentry"
+	"github.com/iammap/iammap/awsauth"
+	"github.com/iammap/iammap/guard"
+	"github.com/iammap/iammap/mapping"
+	"github.com/urfave/cli/v2"
+)
+
+// forceFlag lets a write through the lockout guard.
+func forceFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "force", Usage: "make the change even if it would lock out you, the last cluster admin or a node role"}
+}
+
+// lockout gathers what the guard needs about a cluster: its mode, its
+// access entries, and who the caller is. Entries are listed only where EKS
+// uses them.
+type lockout struct {
+	mode    string
+	entries []accessentry.Entry
+	caller  string
+	force   bool
+}
+
+func newLockout(c *cli.Context, t *target) (*lockout, error) {
+	l := &lockout{mode: t.mode(), caller: callerKey(c, t), force: flagBool(c, "force")}
+	if t.eks != nil && (l.mode == modeAPI || l.mode == modeAPIAndCM) {
+		var err error
+		if l.entries, err = t.accessEntries().List(c.Context); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+func (l *lockout) state(set mapping.Set, entries []accessentry.Entry, mode string) guard.State {
+	return guard.State{Mode: mode, AWSAuth: set, Entries: entries}
+}
+
+// check refuses (unless --force) a change from before to after.
+func (l *lockout) check(before, after guard.State) error {
+	if l.force {
+		return nil
+	}
+	if vs := guard.Check(before, after, l.caller); len(vs) > 0 {
+		return withHint(guard.Error(vs), "nothing was changed; if this is really intended, run again with --force")
+	}
+	return nil
+}
+
+// awsAuthChange wraps an aws-auth change with the guard: it compares the
+// document before and after the change.
+func (l *lockout) awsAuthChange(change awsauth.Change) awsauth.Change {
+	return func(doc *awsauth.Document) (bool, error) {
+		before := doc.Set()
+		changed, err := change(doc)
+		if err != nil || !changed {
+			return changed, err
+		}
+		return true, l.check(l.state(before, l.entries, l.mode), l.state(doc.Set(), l.entries, l.mode))
+	}
+}
+
+// entriesChange checks an access-entry plan against the current aws-auth.
+func (l *lockout) entriesChange(set mapping.Set, plan accessentry.Plan) error {
+	return l.check(l.state(set, l.entries, l.mode), l.state(set, plan.Result(l.entries), l.mode))
+}
+
+// awsAuthSet is aws-auth as EKS reads it, where EKS reads it at all.
+func awsAuthSet(c *cli.Context, t *target) (mapping.Set, error) {
+	if t.mode() == modeAPI {
+		return mapping.Set{}, nil
+	}
+	store, err := t.store(c.Context)
+	if err != nil {
+		return mapping.Set{}, err
+	}
+	snap, err := store.Load(c.Context)
+	if err != nil {
+		return mapping.Set{}, err
+	}
+	return snap.Doc.Set(), nil
+}
+
+// modeSwitch refuses a move to API that would lock out, unless --force.
+func modeSwitch(c *cli.Context, t *target, to string) error {
+	if to != modeAPI {
+		return nil
+	}
+	lk, err := newLockout(c, t)
+	if err != nil {
+		return err
+	}
+	set, err := awsAuthSet(c, t)
+	if err != nil {
+		return err
+	}
+	return lk.check(lk.state(set, lk.entries, t.mode()), lk.state(set, lk.entries, modeAPI))
+}
