@@ -63,6 +63,7 @@ func New(stdout, stderr io.Writer) *cli.App {
 			diffCommand(),
 			applyCommand(),
 			migrateCommand(),
+			rollbackCommand(),
 			authModeCommand(),
 			tokenCommand(),
 			completionCommand(),

@@ -162,7 +162,7 @@ func TestIntegrationReadOnlyUserGetsForbiddenAndNothingIsWritten(t *testing.T) {
 	if err == nil {
 		t.Fatal("reader could create a mapping")
 	}
-	if !strings.Contains(stderr, `iammap: error: update kube-system/aws-auth: configmaps "aws-auth" is forbidden: User "reader" cannot update resource "configmaps"`) ||
+	if !strings.Contains(stderr, `iammap: error: back up aws-auth before writing it (nothing written): configmaps is forbidden: User "reader" cannot create resource "configmaps"`) ||
 		!strings.Contains(stderr, "iammap: hint: your Kubernetes user lacks this permission") {
 		t.Errorf("stderr = %q, want a forbidden error and a hint", stderr)
 	}

@@ -44,6 +44,9 @@ type Store struct {
 	configMaps corev1client.ConfigMapInterface
 	// Backoff bounds the re-read and re-apply loop on write conflicts.
 	Backoff wait.Backoff
+	// History is how many backups of aws-auth to keep; each write first
+	// saves the content it replaces. 0 disables backups.
+	History int
 }
 
 // DefaultBackoff retries long enough for a handful of writers racing on the
@@ -55,7 +58,7 @@ var DefaultBackoff = wait.Backoff{Steps: 40, Duration: 20 * time.Millisecond, Fa
 
 // NewStore returns a Store over the ConfigMaps of kube-system.
 func NewStore(configMaps corev1client.ConfigMapInterface) *Store {
-	return &Store{configMaps: configMaps, Backoff: DefaultBackoff}
+	return &Store{configMaps: configMaps, Backoff: DefaultBackoff, History: DefaultHistory}
 }
 
 // Load reads aws-auth. A missing ConfigMap is an empty document, not an error.
@@ -132,13 +135,26 @@ func (s *Store) Modify(ctx context.Context, change Change, dryRun bool) (Result,
 			}
 			return nil
 		}
+		var backup string
+		if !dryRun {
+			if backup, err = s.backup(ctx, snap.Object); err != nil {
+				return err
+			}
+		}
 		cm := snap.Object.DeepCopy()
 		cm.Data = res.After
 		// The object carries the resourceVersion that was read, which makes
 		// the update conditional: a concurrent change yields 409 Conflict.
 		updated, err := s.configMaps.Update(ctx, cm, metav1.UpdateOptions{FieldManager: "iammap", DryRun: dry})
 		if err != nil {
+			if backup != "" {
+				// Nothing was replaced, so there is nothing to keep.
+				_ = s.configMaps.Delete(ctx, backup, metav1.DeleteOptions{})
+			}
 			return fmt.Errorf("update %s/%s: %w", Namespace, Name, err)
+		}
+		if backup != "" {
+			s.prune(ctx)
 		}
 		if !dryRun {
 			res.Written, res.ResourceVersion = true, updated.ResourceVersion
