@@ -64,6 +64,7 @@ func New(stdout, stderr io.Writer) *cli.App {
 			applyCommand(),
 			migrateCommand(),
 			rollbackCommand(),
+			auditCommand(),
 			authModeCommand(),
 			tokenCommand(),
 			completionCommand(),

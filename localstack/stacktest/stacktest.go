@@ -38,6 +38,13 @@ var (
 	TestUser = eksauth.NewPrincipal("testuser", "arn:aws:iam::111122223333:user/testuser")
 )
 
+// IAMPrincipals exist in the test cluster's IAM besides Admin and TestUser.
+var IAMPrincipals = []string{
+	"arn:aws:iam::111122223333:role/team/Pathy", "arn:aws:iam::111122223333:role/dev", "arn:aws:iam::111122223333:role/mis",
+	"arn:aws:iam::111122223333:role/tmpl", "arn:aws:iam::111122223333:role/overridden", "arn:aws:iam::111122223333:user/admin",
+	"arn:aws:iam::111122223333:role/nodes", "arn:aws:iam::111122223333:role/Admin",
+}
+
 var (
 	once     sync.Once
 	cluster  *localstack.Cluster
@@ -77,7 +84,7 @@ func Cluster(t testing.TB) *localstack.Cluster {
 		}
 		cluster, startErr = localstack.Start(context.Background(), localstack.Options{
 			BinDir: BinDir(), Dir: tmpDir, Users: []localstack.User{Reader, Nobody},
-			EKS: &localstack.EKSOptions{Principals: []eksauth.Principal{Admin, TestUser}, CreatorARN: Admin.ARN},
+			EKS: &localstack.EKSOptions{Principals: []eksauth.Principal{Admin, TestUser}, CreatorARN: Admin.ARN, IAMPrincipals: IAMPrincipals},
 		})
 	})
 	if startErr != nil {
