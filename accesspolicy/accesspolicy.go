@@ -6,9 +6,9 @@ package accesspolicy
 import (
 	"path"
 	"slices"
-	"strings"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/component-helpers/auth/rbac/validation"
 )
 
 // Request is a Kubernetes request as a SubjectAccessReview describes it.
@@ -43,41 +43,25 @@ func Allows(policyName string, namespaces []string, req Request) bool {
 			return false
 		}
 	}
-	for _, r := range rules[policyName] {
-		if ruleAllows(r, req) {
-			return true
-		}
-	}
-	return false
+	return Allowed(rules[policyName], req)
 }
 
-func ruleAllows(r rbacv1.PolicyRule, req Request) bool {
-	if !has(r.Verbs, req.Verb) {
-		return false
-	}
-	if !req.ResourceRequest {
-		for _, u := range r.NonResourceURLs {
-			if u == "*" || u == req.Path || strings.HasSuffix(u, "*") && strings.HasPrefix(req.Path, strings.TrimSuffix(u, "*")) {
-				return true
-			}
+// Allowed reports whether rules allow req, with Kubernetes RBAC's own rule
+// matching (wildcards, subresources, resource names, non-resource URLs).
+func Allowed(rules []rbacv1.PolicyRule, req Request) bool {
+	var want rbacv1.PolicyRule
+	if req.ResourceRequest {
+		resource := req.Resource
+		if req.Subresource != "" {
+			resource += "/" + req.Subresource
 		}
-		return false
-	}
-	if len(r.NonResourceURLs) > 0 || !has(r.APIGroups, req.APIGroup) {
-		return false
-	}
-	resource := req.Resource
-	if req.Subresource != "" {
-		resource += "/" + req.Subresource
-	}
-	for _, res := range r.Resources {
-		if res == "*" || res == resource || req.Subresource != "" && res == "*/"+req.Subresource {
-			return len(r.ResourceNames) == 0 || slices.Contains(r.ResourceNames, req.Name)
+		want = rbacv1.PolicyRule{Verbs: []string{req.Verb}, APIGroups: []string{req.APIGroup}, Resources: []string{resource}}
+		if req.Name != "" {
+			want.ResourceNames = []string{req.Name}
 		}
+	} else {
+		want = rbacv1.PolicyRule{Verbs: []string{req.Verb}, NonResourceURLs: []string{req.Path}}
 	}
-	return false
-}
-
-func has(list []string, v string) bool {
-	return slices.Contains(list, "*") || slices.Contains(list, v)
+	ok, _ := validation.Covers(rules, []rbacv1.PolicyRule{want})
+	return ok
 }

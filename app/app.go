@@ -65,6 +65,7 @@ func New(stdout, stderr io.Writer) *cli.App {
 			migrateCommand(),
 			rollbackCommand(),
 			auditCommand(),
+			explainCommand(),
 			authModeCommand(),
 			tokenCommand(),
 			completionCommand(),

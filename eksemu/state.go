@@ -235,6 +235,27 @@ func (s *Server) AccessEntry(clusterName, principalARN string) (Entry, bool) {
 	return out, true
 }
 
+// AccessEntries returns every entry of a cluster.
+func (s *Server) AccessEntries(clusterName string) []Entry {
+	s.mu.Lock()
+	c, ok := s.clusters[clusterName]
+	var arns []string
+	if ok {
+		for arn := range c.entries {
+			arns = append(arns, arn)
+		}
+	}
+	s.mu.Unlock()
+	sort.Strings(arns)
+	var out []Entry
+	for _, arn := range arns {
+		if e, ok := s.AccessEntry(clusterName, arn); ok {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // Calls returns how many requests each operation received (throttled ones included).
 func (s *Server) Calls() map[string]int64 {
 	out := map[string]int64{}

@@ -20,17 +20,19 @@ import (
 	"fmt"
 	"log"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/iammap/iammap/accessentry"
 	"github.com/iammap/iammap/accesspolicy"
 	"github.com/iammap/iammap/awsauth"
 	"github.com/iammap/iammap/eksemu"
 	"github.com/iammap/iammap/ekstoken"
+	"github.com/iammap/iammap/explain"
 	"github.com/iammap/iammap/mapping"
 	authnv1 "k8s.io/api/authentication/v1"
 	authzv1 "k8s.io/api/authorization/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 )
@@ -178,41 +180,42 @@ func (h *Handler) review(ctx context.Context, token string) authnv1.TokenReviewS
 	}}
 }
 
-// resolve maps a caller with EKS's precedence and says which source decided.
+// resolve maps a caller with EKS's precedence, through iammap's own
+// resolution (explain.Cluster.Identify), and says which source decided.
 func (h *Handler) resolve(ctx context.Context, c caller) (username string, groups []string, via string, ok bool) {
 	mode, found := h.EKS.AuthMode(h.Cluster)
 	if !found {
 		return "", nil, "cluster unknown to the emulator", false
 	}
-	tmpl := mapping.Caller{CanonicalARN: c.canonicalARN, AccountID: c.account, SessionName: c.sessionName, AccessKeyID: c.principal.AccessKeyID}
-	if mode != eksemu.ModeConfigMap {
-		if e, ok := h.EKS.AccessEntry(h.Cluster, c.principal.ARN); ok {
-			return mapping.Render(e.Username, tmpl), e.Groups, "access entry", true
+	cl := explain.Cluster{Mode: mode, CreatorARN: h.CreatorARN, Entries: h.entries()}
+	if mode != eksemu.ModeAPI {
+		cms := h.configMaps.Load()
+		if cms == nil {
+			return "", nil, "API server not ready", false
+		}
+		cm, err := (*cms).Get(ctx, awsauth.Name, metav1.GetOptions{})
+		switch {
+		case err == nil:
+			cl.AWSAuth = awsauth.Decode(cm.Data).Set()
+		case !apierrors.IsNotFound(err):
+			return "", nil, "aws-auth: " + err.Error(), false
 		}
 	}
-	if mode == eksemu.ModeAPI {
-		return "", nil, "no access entry; aws-auth is ignored in API mode", false
+	id := cl.Identify(c.principal.ARN, mapping.Caller{CanonicalARN: c.canonicalARN, AccountID: c.account, SessionName: c.sessionName, AccessKeyID: c.principal.AccessKeyID})
+	return id.Username, id.Groups, id.Via, id.Mapped
+}
+
+// entries converts the emulator's access entries for the shared resolution.
+func (h *Handler) entries() []accessentry.Entry {
+	var out []accessentry.Entry
+	for _, e := range h.EKS.AccessEntries(h.Cluster) {
+		ae := accessentry.Entry{PrincipalARN: e.PrincipalARN, Type: e.Type, Username: e.Username, Groups: e.Groups}
+		for _, p := range e.Policies {
+			ae.Policies = append(ae.Policies, accessentry.PolicySpec{ARN: p.PolicyARN, Namespaces: p.Namespaces})
+		}
+		out = append(out, ae)
 	}
-	if c.principal.ARN == h.CreatorARN && mode == eksemu.ModeConfigMap {
-		return "kubernetes-admin", []string{"system:masters"}, "cluster creator", true
-	}
-	cms := h.configMaps.Load()
-	if cms == nil {
-		return "", nil, "API server not ready", false
-	}
-	cm, err := (*cms).Get(ctx, awsauth.Name, metav1.GetOptions{})
-	if err != nil {
-		return "", nil, "aws-auth: " + err.Error(), false
-	}
-	res, ok := awsauth.Decode(cm.Data).Set().Resolve(tmpl)
-	if !ok {
-		return "", nil, "no access entry and no aws-auth mapping", false
-	}
-	src := "mapAccounts"
-	if res.Ref != nil {
-		src = res.Ref.String()
-	}
-	return res.Username, res.Groups, "aws-auth " + src, true
+	return out
 }
 
 func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
@@ -238,8 +241,9 @@ func (h *Handler) decide(spec authzv1.SubjectAccessReviewSpec) authzv1.SubjectAc
 	if mode == eksemu.ModeConfigMap {
 		return authzv1.SubjectAccessReviewStatus{}
 	}
-	e, ok := h.EKS.AccessEntry(h.Cluster, arns[0])
-	if !ok {
+	// The same resolution as authentication: only an access entry carries policies.
+	id := explain.Cluster{Mode: eksemu.ModeAPI, Entries: h.entries()}.Identify(arns[0], mapping.Caller{})
+	if !id.Mapped {
 		return authzv1.SubjectAccessReviewStatus{}
 	}
 	req := accesspolicy.Request{}
@@ -248,14 +252,8 @@ func (h *Handler) decide(spec authzv1.SubjectAccessReviewSpec) authzv1.SubjectAc
 	} else if n := spec.NonResourceAttributes; n != nil {
 		req = accesspolicy.Request{Verb: n.Verb, Path: n.Path}
 	}
-	for _, p := range e.Policies {
-		if accesspolicy.Allows(p.PolicyName, p.Namespaces, req) {
-			scope := "cluster"
-			if len(p.Namespaces) > 0 {
-				scope = "namespaces " + strings.Join(p.Namespaces, ",")
-			}
-			return authzv1.SubjectAccessReviewStatus{Allowed: true, Reason: fmt.Sprintf("EKS access policy %s (%s)", p.PolicyName, scope)}
-		}
+	if ok, why := explain.PoliciesAllow(id.Policies, req); ok {
+		return authzv1.SubjectAccessReviewStatus{Allowed: true, Reason: "EKS " + why}
 	}
 	return authzv1.SubjectAccessReviewStatus{}
 }

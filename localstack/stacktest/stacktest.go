@@ -36,6 +36,10 @@ var (
 var (
 	Admin    = eksauth.NewPrincipal("admin", "arn:aws:iam::111122223333:user/local-admin")
 	TestUser = eksauth.NewPrincipal("testuser", "arn:aws:iam::111122223333:user/testuser")
+	// Dev, Ops and Ghost serve the explain tests.
+	Dev   = eksauth.NewPrincipal("dev", "arn:aws:iam::111122223333:user/dev")
+	Ops   = eksauth.NewPrincipal("ops", "arn:aws:iam::111122223333:role/platform/ops")
+	Ghost = eksauth.NewPrincipal("ghost", "arn:aws:iam::111122223333:user/ghost")
 )
 
 // IAMPrincipals exist in the test cluster's IAM besides Admin and TestUser.
@@ -84,7 +88,7 @@ func Cluster(t testing.TB) *localstack.Cluster {
 		}
 		cluster, startErr = localstack.Start(context.Background(), localstack.Options{
 			BinDir: BinDir(), Dir: tmpDir, Users: []localstack.User{Reader, Nobody},
-			EKS: &localstack.EKSOptions{Principals: []eksauth.Principal{Admin, TestUser}, CreatorARN: Admin.ARN, IAMPrincipals: IAMPrincipals},
+			EKS: &localstack.EKSOptions{Principals: []eksauth.Principal{Admin, TestUser, Dev, Ops, Ghost}, CreatorARN: Admin.ARN, IAMPrincipals: IAMPrincipals},
 		})
 	})
 	if startErr != nil {
