@@ -52,8 +52,29 @@ func runExplain(c *cli.Context) error {
 		return badFlags("unknown output format %q: use table or json", f)
 	}
 	verb := c.String("can-i")
-	if verb != "" && c.NArg() != 1 {
+	ns := c.String("namespace")
+	// Flags after RESOURCE (`--can-i delete pods -n team-a`, as kubectl
+	// takes them) are not parsed by urfave/cli: take the namespace here.
+	var args []string
+	rest := c.Args().Slice()
+	for i := 0; i < len(rest); i++ {
+		switch a := rest[i]; {
+		case (a == "-n" || a == "--namespace") && i+1 < len(rest):
+			ns = rest[i+1]
+			i++
+		case strings.HasPrefix(a, "--namespace="):
+			ns = strings.TrimPrefix(a, "--namespace=")
+		case strings.HasPrefix(a, "-"):
+			return badFlags("unexpected flag %q after the resource", a)
+		default:
+			args = append(args, a)
+		}
+	}
+	if verb != "" && len(args) != 1 {
 		return badFlags("--can-i %s needs one RESOURCE argument, such as pods or deployments.apps", verb)
+	}
+	if verb == "" && len(args) > 0 {
+		return badFlags("unexpected argument %q (a RESOURCE goes with --can-i VERB)", args[0])
 	}
 	p, _, err := mapping.ParsePrincipal(c.String("arn"))
 	if err != nil {
@@ -79,9 +100,8 @@ func runExplain(c *cli.Context) error {
 		return err
 	}
 	id := cl.Identify(principal, caller)
-	ns := c.String("namespace")
 	if verb != "" {
-		group, resource, sub := explain.ParseResource(c.Args().First())
+		group, resource, sub := explain.ParseResource(args[0])
 		reqNS := ns
 		if clusterScoped[resource] {
 			reqNS = ""
