@@ -40,11 +40,7 @@ func runAudit(c *cli.Context) error {
 		return err
 	}
 	in := audit.Input{Mode: t.mode()}
-	store, err := t.store(c.Context)
-	if err != nil {
-		return err
-	}
-	snap, err := store.Load(c.Context)
+	snap, err := t.loadAWSAuth(c.Context)
 	if err != nil {
 		return err
 	}

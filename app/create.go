@@ -240,19 +240,9 @@ func createAccessEntry(c *cli.Context, u *ui, t *target, spec accessentry.Spec, 
 		u.info("note: %s", r)
 	}
 	client := t.accessEntries()
-	lk, err := newLockout(c, t)
-	if err != nil {
-		return err
-	}
-	set, err := awsAuthSet(c, t)
-	if err != nil {
-		return err
-	}
-	plan, err := accessentry.PlanFor(lk.entries, []accessentry.Spec{spec}, false)
-	if err != nil {
-		return err
-	}
-	if err := lk.entriesChange(set, plan); err != nil {
+	if _, err := guardEntries(c, t, func(current []accessentry.Entry) (accessentry.Plan, error) {
+		return accessentry.PlanFor(current, []accessentry.Spec{spec}, false)
+	}); err != nil {
 		return err
 	}
 	if f.noDuplicateARNs {

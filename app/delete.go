@@ -136,18 +136,11 @@ func runDelete(c *cli.Context, arn, account string, all bool) error {
 
 func deleteAccessEntry(c *cli.Context, u *ui, t *target, arn string, dryRun bool) error {
 	client := t.accessEntries()
-	lk, err := newLockout(c, t)
-	if err != nil {
-		return err
-	}
-	set, err := awsAuthSet(c, t)
-	if err != nil {
-		return err
-	}
-	if err := lk.entriesChange(set, accessentry.Plan{Actions: []accessentry.Action{{Kind: accessentry.ActDelete, PrincipalARN: arn}}}); err != nil {
+	if _, err := guardEntries(c, t, onePlan(accessentry.Action{Kind: accessentry.ActDelete, PrincipalARN: arn})); err != nil {
 		return err
 	}
 	var gone accessentry.Entry
+	var err error
 	if dryRun {
 		gone, err = client.Get(c.Context, arn)
 	} else {
@@ -164,11 +157,7 @@ func deleteAccessEntry(c *cli.Context, u *ui, t *target, arn string, dryRun bool
 	// In API_AND_CONFIG_MAP mode EKS falls back to aws-auth: say so if it
 	// still maps the principal.
 	if t.mode() == modeAPIAndCM {
-		store, err := t.store(c.Context)
-		if err != nil {
-			return err
-		}
-		snap, err := store.Load(c.Context)
+		snap, err := t.loadAWSAuth(c.Context)
 		if err != nil {
 			return err
 		}

@@ -195,15 +195,7 @@ func policyCommands() []*cli.Command {
 				if err != nil {
 					return err
 				}
-				lk, err := newLockout(c, t)
-				if err != nil {
-					return err
-				}
-				set, err := awsAuthSet(c, t)
-				if err != nil {
-					return err
-				}
-				if err := lk.entriesChange(set, accessentry.Plan{Actions: []accessentry.Action{{Kind: accessentry.ActDisassociate, PrincipalARN: c.String("arn"), Policy: &accessentry.PolicySpec{ARN: policy}}}}); err != nil {
+				if _, err := guardEntries(c, t, onePlan(accessentry.Action{Kind: accessentry.ActDisassociate, PrincipalARN: c.String("arn"), Policy: &accessentry.PolicySpec{ARN: policy}})); err != nil {
 					return err
 				}
 				if flagBool(c, "dry-run") {

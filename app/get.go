@@ -77,11 +77,7 @@ func runGet(c *cli.Context, arn, format, backendFlag string) error {
 	}
 	existed := true
 	if showAWSAuth {
-		store, err := t.store(c.Context)
-		if err != nil {
-			return err
-		}
-		snap, err := store.Load(c.Context)
+		snap, err := t.loadAWSAuth(c.Context)
 		if err != nil {
 			return err
 		}

@@ -67,16 +67,38 @@ func (l *lockout) entriesChange(set mapping.Set, plan accessentry.Plan) error {
 	return l.check(l.state(set, l.entries, l.mode), l.state(set, plan.Result(l.entries), l.mode))
 }
 
+// guardEntries refuses (unless --force) an access-entry change that would
+// lock out, given as a function of the current entries, and returns the
+// lockout for later use.
+func guardEntries(c *cli.Context, t *target, plan func(current []accessentry.Entry) (accessentry.Plan, error)) (*lockout, error) {
+	lk, err := newLockout(c, t)
+	if err != nil {
+		return nil, err
+	}
+	set, err := awsAuthSet(c, t)
+	if err != nil {
+		return nil, err
+	}
+	p, err := plan(lk.entries)
+	if err != nil {
+		return nil, err
+	}
+	return lk, lk.entriesChange(set, p)
+}
+
+// onePlan is a plan of a single action.
+func onePlan(a accessentry.Action) func([]accessentry.Entry) (accessentry.Plan, error) {
+	return func([]accessentry.Entry) (accessentry.Plan, error) {
+		return accessentry.Plan{Actions: []accessentry.Action{a}}, nil
+	}
+}
+
 // awsAuthSet is aws-auth as EKS reads it, where EKS reads it at all.
 func awsAuthSet(c *cli.Context, t *target) (mapping.Set, error) {
 	if t.mode() == modeAPI {
 		return mapping.Set{}, nil
 	}
-	store, err := t.store(c.Context)
-	if err != nil {
-		return mapping.Set{}, err
-	}
-	snap, err := store.Load(c.Context)
+	snap, err := t.loadAWSAuth(c.Context)
 	if err != nil {
 		return mapping.Set{}, err
 	}
@@ -96,5 +118,6 @@ func modeSwitch(c *cli.Context, t *target, to string) error {
 	if err != nil {
 		return err
 	}
+	// Same mappings; only the mode that weighs them changes.
 	return lk.check(lk.state(set, lk.entries, t.mode()), lk.state(set, lk.entries, modeAPI))
 }

@@ -11,11 +11,9 @@ import (
 
 	"github.com/iammap/iammap/awsauth"
 	"github.com/iammap/iammap/localstack/stacktest"
-	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 )
 
 // iammap runs the iammap command as a separate process.
@@ -28,32 +26,11 @@ func iammap(t *testing.T, kubeconfig string, args ...string) (stdout, stderr str
 	return out.String(), errOut.String(), err
 }
 
-// setAWSAuth replaces aws-auth with data (nil: absent) and returns it.
-func setAWSAuth(t testing.TB, cs kubernetes.Interface, data map[string]string) *corev1.ConfigMap {
-	t.Helper()
-	ctx := context.Background()
-	cms := cs.CoreV1().ConfigMaps(awsauth.Namespace)
-	if err := cms.Delete(ctx, awsauth.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-		t.Fatal(err)
-	}
-	if data == nil {
-		return nil
-	}
-	cm, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: awsauth.Name, Namespace: awsauth.Namespace}, Data: data}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cm
-}
-
-func readAWSAuth(t testing.TB, cs kubernetes.Interface) *corev1.ConfigMap {
-	t.Helper()
-	cm, err := cs.CoreV1().ConfigMaps(awsauth.Namespace).Get(context.Background(), awsauth.Name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cm
-}
+// setAWSAuth and readAWSAuth are stacktest's, named for these tests.
+var (
+	setAWSAuth  = stacktest.SetAWSAuth
+	readAWSAuth = stacktest.AWSAuth
+)
 
 func TestIntegrationConcurrentCreateProcessesLoseNothing(t *testing.T) {
 	awsAuthLock.Lock()

@@ -154,11 +154,7 @@ func runMigrate(c *cli.Context) error {
 }
 
 func buildMigration(c *cli.Context, t *target) (migrate.Plan, *awsauth.Snapshot, error) {
-	store, err := t.store(c.Context)
-	if err != nil {
-		return migrate.Plan{}, nil, err
-	}
-	snap, err := store.Load(c.Context)
+	snap, err := t.loadAWSAuth(c.Context)
 	if err != nil {
 		return migrate.Plan{}, nil, err
 	}

@@ -146,3 +146,12 @@ func (t *target) readBackends(flag string) (awsAuth, entries bool, err error) {
 	}
 	return false, false, badFlags("unknown --backend %q: use auto, aws-auth or access-entry", flag)
 }
+
+// loadAWSAuth reads aws-auth.
+func (t *target) loadAWSAuth(ctx context.Context) (*awsauth.Snapshot, error) {
+	store, err := t.store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return store.Load(ctx)
+}

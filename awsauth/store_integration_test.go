@@ -15,30 +15,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
-// resetAWSAuth replaces aws-auth with data (or deletes it when data is nil).
-func resetAWSAuth(t *testing.T, cs kubernetes.Interface, data map[string]string) *corev1.ConfigMap {
-	t.Helper()
-	ctx := context.Background()
-	err := cs.CoreV1().ConfigMaps(Namespace).Delete(ctx, Name, metav1.DeleteOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
-		t.Fatal(err)
-	}
-	if data == nil {
-		return nil
-	}
-	cm, err := cs.CoreV1().ConfigMaps(Namespace).Create(ctx, &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: Name, Namespace: Namespace, Labels: map[string]string{"owner": "test"}},
-		Data:       data,
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cm
-}
+var resetAWSAuth = stacktest.SetAWSAuth
 
 func fixtureData(t *testing.T, name string) map[string]string {
 	t.Helper()
@@ -53,14 +33,7 @@ func fixtureData(t *testing.T, name string) map[string]string {
 	return cm.Data
 }
 
-func getAWSAuth(t *testing.T, cs kubernetes.Interface) *corev1.ConfigMap {
-	t.Helper()
-	cm, err := cs.CoreV1().ConfigMaps(Namespace).Get(context.Background(), Name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cm
-}
+var getAWSAuth = stacktest.AWSAuth
 
 func addUser(name string) Change {
 	return func(doc *Document) (bool, error) {

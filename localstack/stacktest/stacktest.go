@@ -15,8 +15,12 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/iammap/iammap/awsauth"
 	"github.com/iammap/iammap/localstack"
 	"github.com/iammap/iammap/localstack/eksauth"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -200,4 +204,33 @@ func AuditOffset(t testing.TB) int64 {
 		t.Fatal(err)
 	}
 	return st.Size()
+}
+
+// SetAWSAuth replaces kube-system/aws-auth with data (nil: deletes it) and
+// returns what was created.
+func SetAWSAuth(t testing.TB, cs kubernetes.Interface, data map[string]string) *corev1.ConfigMap {
+	t.Helper()
+	ctx := context.Background()
+	cms := cs.CoreV1().ConfigMaps(awsauth.Namespace)
+	if err := cms.Delete(ctx, awsauth.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	if data == nil {
+		return nil
+	}
+	cm, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: awsauth.Name, Namespace: awsauth.Namespace, Labels: map[string]string{"owner": "test"}}, Data: data}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cm
+}
+
+// AWSAuth reads kube-system/aws-auth.
+func AWSAuth(t testing.TB, cs kubernetes.Interface) *corev1.ConfigMap {
+	t.Helper()
+	cm, err := cs.CoreV1().ConfigMaps(awsauth.Namespace).Get(context.Background(), awsauth.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cm
 }
