@@ -116,7 +116,7 @@ func startMigrationCluster(t *testing.T, withBlockers bool) (*localstack.Cluster
 // answers is what each principal gets for a few requests, with real tokens.
 func answers(t *testing.T, c *localstack.Cluster, ps map[string]eksauth.Principal) map[string]string {
 	t.Helper()
-	stepToNewSecond()
+	waitNextSecond()
 	out := map[string]string{}
 	for name, p := range ps {
 		client := sts.New(sts.Options{Region: c.Region, Credentials: credentials.NewStaticCredentialsProvider(p.AccessKeyID, p.SecretAccessKey, "")})
@@ -153,10 +153,6 @@ func statusOf(t *testing.T, err error) string {
 	}
 	t.Fatalf("unexpected error: %v", err)
 	return ""
-}
-
-func stepToNewSecond() {
-	freshToken(nil, eksauth.Principal{}, "") // only waits; see freshToken
 }
 
 func TestIntegrationMigrateKeepsEveryAnswer(t *testing.T) {
