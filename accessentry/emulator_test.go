@@ -181,3 +181,31 @@ func TestListPagesAndSurvivesThrottling(t *testing.T) {
 		t.Errorf("DescribeAccessEntry called %d times; with 20%% throttling some must have been retried", n)
 	}
 }
+
+func TestListSomeReadsOnlyWhatItNeeds(t *testing.T) {
+	api, emu := emulated(t, eksemu.Options{}, apiMode("c1"))
+	seed(t, api, "c1", 30)
+	c := New(api, "c1")
+	admin := "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+	for _, arn := range []string{"arn:aws:iam::111122223333:role/r0010", "arn:aws:iam::111122223333:role/r0020"} {
+		if _, err := c.Ensure(context.Background(), Spec{PrincipalARN: arn, Type: "STANDARD", Groups: []string{"g"}, Policies: []PolicySpec{{ARN: admin}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := emu.Calls()["DescribeAccessEntry"]
+	got, err := c.ListSome(context.Background(), func(arn string) bool { return arn == "arn:aws:iam::111122223333:role/r0005" }, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var arns []string
+	for _, e := range got {
+		arns = append(arns, e.PrincipalARN)
+	}
+	want := "arn:aws:iam::111122223333:role/r0005,arn:aws:iam::111122223333:role/r0010,arn:aws:iam::111122223333:role/r0020"
+	if strings.Join(arns, ",") != want {
+		t.Errorf("ListSome = %v", arns)
+	}
+	if n := emu.Calls()["DescribeAccessEntry"] - before; n != 3 {
+		t.Errorf("DescribeAccessEntry called %d times for 3 wanted entries of 30", n)
+	}
+}

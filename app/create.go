@@ -191,7 +191,7 @@ func runCreate(c *cli.Context, f createFlags) error {
 			return err
 		}
 	}
-	lk, err := newLockout(c, t)
+	lk, err := lockoutFor(c, t, []string{m.Display()})
 	if err != nil {
 		return err
 	}
@@ -240,7 +240,7 @@ func createAccessEntry(c *cli.Context, u *ui, t *target, spec accessentry.Spec, 
 		u.info("note: %s", r)
 	}
 	client := t.accessEntries()
-	if _, err := guardEntries(c, t, func(current []accessentry.Entry) (accessentry.Plan, error) {
+	if _, err := guardEntries(c, t, []string{spec.PrincipalARN}, func(current []accessentry.Entry) (accessentry.Plan, error) {
 		return accessentry.PlanFor(current, []accessentry.Spec{spec}, false)
 	}); err != nil {
 		return err

@@ -79,7 +79,11 @@ func runDelete(c *cli.Context, arn, account string, all bool) error {
 	if err != nil {
 		return err
 	}
-	lk, err := newLockout(c, t)
+	touched := []string{arn}
+	if account != "" {
+		touched = []string{}
+	}
+	lk, err := lockoutFor(c, t, touched)
 	if err != nil {
 		return err
 	}
@@ -136,7 +140,7 @@ func runDelete(c *cli.Context, arn, account string, all bool) error {
 
 func deleteAccessEntry(c *cli.Context, u *ui, t *target, arn string, dryRun bool) error {
 	client := t.accessEntries()
-	if _, err := guardEntries(c, t, onePlan(accessentry.Action{Kind: accessentry.ActDelete, PrincipalARN: arn})); err != nil {
+	if err := guardAction(c, t, accessentry.Action{Kind: accessentry.ActDelete, PrincipalARN: arn}); err != nil {
 		return err
 	}
 	var gone accessentry.Entry

@@ -195,7 +195,7 @@ func policyCommands() []*cli.Command {
 				if err != nil {
 					return err
 				}
-				if _, err := guardEntries(c, t, onePlan(accessentry.Action{Kind: accessentry.ActDisassociate, PrincipalARN: c.String("arn"), Policy: &accessentry.PolicySpec{ARN: policy}})); err != nil {
+				if err := guardAction(c, t, accessentry.Action{Kind: accessentry.ActDisassociate, PrincipalARN: c.String("arn"), Policy: &accessentry.PolicySpec{ARN: policy}}); err != nil {
 					return err
 				}
 				if flagBool(c, "dry-run") {

@@ -24,14 +24,33 @@ type lockout struct {
 }
 
 func newLockout(c *cli.Context, t *target) (*lockout, error) {
+	return lockoutFor(c, t, nil)
+}
+
+// lockoutFor is newLockout for a change that touches only the given
+// principals: of the access entries it reads only those, the caller's, and
+// the cluster admins' — what the guard's rules can see change — instead of
+// every entry. nil touched reads them all.
+func lockoutFor(c *cli.Context, t *target, touched []string) (*lockout, error) {
 	l := &lockout{mode: t.mode(), caller: callerKey(c, t), force: flagBool(c, "force")}
-	if t.eks != nil && (l.mode == modeAPI || l.mode == modeAPIAndCM) {
-		var err error
-		if l.entries, err = t.accessEntries().List(c.Context); err != nil {
-			return nil, err
-		}
+	if t.eks == nil || (l.mode != modeAPI && l.mode != modeAPIAndCM) {
+		return l, nil
 	}
-	return l, nil
+	var err error
+	if touched == nil {
+		l.entries, err = t.accessEntries().List(c.Context)
+		return l, err
+	}
+	keys := map[string]bool{l.caller: l.caller != ""}
+	for _, arn := range touched {
+		keys[principalKey(arn)] = true
+	}
+	admin, err := accessentry.PolicyARN(t.eks.Cluster.Partition, "AmazonEKSClusterAdminPolicy")
+	if err != nil {
+		return nil, err
+	}
+	l.entries, err = t.accessEntries().ListSome(c.Context, func(arn string) bool { return keys[principalKey(arn)] }, admin)
+	return l, err
 }
 
 func (l *lockout) state(set mapping.Set, entries []accessentry.Entry, mode string) guard.State {
@@ -67,11 +86,11 @@ func (l *lockout) entriesChange(set mapping.Set, plan accessentry.Plan) error {
 	return l.check(l.state(set, l.entries, l.mode), l.state(set, plan.Result(l.entries), l.mode))
 }
 
-// guardEntries refuses (unless --force) an access-entry change that would
-// lock out, given as a function of the current entries, and returns the
-// lockout for later use.
-func guardEntries(c *cli.Context, t *target, plan func(current []accessentry.Entry) (accessentry.Plan, error)) (*lockout, error) {
-	lk, err := newLockout(c, t)
+// guardEntries refuses (unless --force) a change of the access entries of
+// the touched principals that would lock out, given as a function of the
+// current entries.
+func guardEntries(c *cli.Context, t *target, touched []string, plan func(current []accessentry.Entry) (accessentry.Plan, error)) (*lockout, error) {
+	lk, err := lockoutFor(c, t, touched)
 	if err != nil {
 		return nil, err
 	}
@@ -86,11 +105,12 @@ func guardEntries(c *cli.Context, t *target, plan func(current []accessentry.Ent
 	return lk, lk.entriesChange(set, p)
 }
 
-// onePlan is a plan of a single action.
-func onePlan(a accessentry.Action) func([]accessentry.Entry) (accessentry.Plan, error) {
-	return func([]accessentry.Entry) (accessentry.Plan, error) {
+// guardAction is guardEntries for a single action.
+func guardAction(c *cli.Context, t *target, a accessentry.Action) error {
+	_, err := guardEntries(c, t, []string{a.PrincipalARN}, func([]accessentry.Entry) (accessentry.Plan, error) {
 		return accessentry.Plan{Actions: []accessentry.Action{a}}, nil
-	}
+	})
+	return err
 }
 
 // awsAuthSet is aws-auth as EKS reads it, where EKS reads it at all.
