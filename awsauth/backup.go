@@ -87,7 +87,7 @@ func (s *Store) Backups(ctx context.Context) ([]Backup, error) {
 // byte. Written through Modify, it is conflict-safe and itself backed up.
 func Restore(b Backup) Change {
 	return func(doc *Document) (bool, error) {
-		if maps.Equal(doc.data, b.Data) {
+		if maps.Equal(doc.data, b.Data) || len(doc.data) == 0 && len(b.Data) == 0 {
 			return false, nil
 		}
 		doc.replace(b.Data)

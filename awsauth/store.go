@@ -125,13 +125,25 @@ func (s *Store) Modify(ctx context.Context, change Change, dryRun bool) (Result,
 			dry = []string{metav1.DryRunAll}
 		}
 		if !snap.Exists() {
+			// The backup of "no aws-auth" is an empty one: restoring it
+			// leaves aws-auth without mappings, as it was.
+			var backup string
+			if !dryRun {
+				if backup, err = s.backup(ctx, &corev1.ConfigMap{}); err != nil {
+					return err
+				}
+			}
 			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: Name, Namespace: Namespace}, Data: res.After}
 			created, err := s.configMaps.Create(ctx, cm, metav1.CreateOptions{FieldManager: "iammap", DryRun: dry})
 			if err != nil {
+				if backup != "" {
+					_ = s.configMaps.Delete(ctx, backup, metav1.DeleteOptions{})
+				}
 				return fmt.Errorf("create %s/%s: %w", Namespace, Name, err)
 			}
 			if !dryRun {
 				res.Written, res.Created, res.ResourceVersion = true, true, created.ResourceVersion
+				s.prune(ctx)
 			}
 			return nil
 		}
