@@ -41,7 +41,7 @@ demo: build up
 
 ## test: every test, integration tests on the real local API server included, with -race, plus a short fuzz run
 test: kube-bin lint
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
 	@# No minimisation in the short run: minimising a new input can outlast
 	@# -fuzztime, and go test then fails with "context deadline exceeded".
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) -fuzzminimizetime 0 ./awsauth
