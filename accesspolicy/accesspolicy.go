@@ -20,15 +20,6 @@ type Request struct {
 	Path string
 }
 
-// Known reports whether iammap knows the Kubernetes rules of a policy name.
-func Known(policyName string) bool {
-	_, ok := rules[policyName]
-	return ok
-}
-
-// Rules returns a policy's rules.
-func Rules(policyName string) []rbacv1.PolicyRule { return rules[policyName] }
-
 // Allows reports whether policyName, associated with the given namespaces
 // (none: cluster scope), allows req. Namespace patterns may use wildcards
 // (dev-*) as EKS accepts. A namespace-scoped association allows nothing

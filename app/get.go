@@ -124,5 +124,5 @@ func runGet(c *cli.Context, arn, format, backendFlag string) error {
 	case showEntries:
 		layout = output.AccessEntryLayout
 	}
-	return output.WriteRowsLayout(c.App.Writer, f, rows, layout)
+	return output.WriteRows(c.App.Writer, f, rows, layout)
 }

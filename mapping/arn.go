@@ -184,14 +184,6 @@ func roleARN(partition, account, name string) string {
 	return "arn:" + partition + ":iam::" + account + ":role/" + name
 }
 
-// CanonicalKey is the lower-cased canonical form of an ARN as the
-// authenticator compares it. For strings that do not parse as a principal it
-// falls back to the lower-cased input, which is what the authenticator does
-// with whatever is in the ConfigMap.
-func CanonicalKey(arn string) string {
-	return strings.ToLower(arn)
-}
-
 // ValidAccountID reports whether id is a 12-digit AWS account id.
 func ValidAccountID(id string) bool { return accountRe.MatchString(id) }
 

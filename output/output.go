@@ -115,13 +115,8 @@ func AccessEntryRows(entries []accessentry.Entry) []Row {
 	return rows
 }
 
-// WriteRows prints rows in the given format (eksctl's table layout).
-func WriteRows(w io.Writer, f Format, rows []Row) error {
-	return WriteRowsLayout(w, f, rows, AWSAuthLayout)
-}
-
-// WriteRowsLayout prints rows in the given format and table layout.
-func WriteRowsLayout(w io.Writer, f Format, rows []Row, layout Layout) error {
+// WriteRows prints rows in the given format and table layout.
+func WriteRows(w io.Writer, f Format, rows []Row, layout Layout) error {
 	switch f {
 	case JSON:
 		enc := json.NewEncoder(w)
