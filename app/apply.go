@@ -307,7 +307,7 @@ func callerKey(c *cli.Context, t *target) string {
 	}
 	for _, k := range []string{"canonicalArn", "arn"} {
 		if v := review.Status.UserInfo.Extra[k]; len(v) == 1 {
-			return principalKey(v[0])
+			return mapping.PrincipalKey(v[0])
 		}
 	}
 	return ""

@@ -165,7 +165,7 @@ func deleteAccessEntry(c *cli.Context, u *ui, t *target, arn string, dryRun bool
 		if err != nil {
 			return err
 		}
-		res, ok := snap.Doc.Set().Resolve(mapping.Caller{CanonicalARN: principalKey(arn)})
+		res, ok := snap.Doc.Set().Resolve(mapping.Caller{CanonicalARN: mapping.PrincipalKey(arn)})
 		if ok && res.Ref != nil {
 			u.warn("%s is STILL MAPPED through aws-auth %s (username %q, groups [%s]): EKS falls back to it now. Remove it with `iammap delete --backend aws-auth --arn %s --all`",
 				arn, res.Ref, res.Username, strings.Join(res.Groups, ","), arn)

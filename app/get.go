@@ -27,15 +27,6 @@ func getCommand() *cli.Command {
 	}
 }
 
-// principalKey is how entries of both mechanisms are compared: the
-// lower-cased ARN EKS matches, without a role path.
-func principalKey(arn string) string {
-	if p, _, err := mapping.ParsePrincipal(strings.ToLower(arn)); err == nil {
-		return p.ARN
-	}
-	return strings.ToLower(arn)
-}
-
 func runGet(c *cli.Context, arn, format, backendFlag string) error {
 	u := newUI(c)
 	f, err := output.ParseFormat(format)
@@ -48,7 +39,7 @@ func runGet(c *cli.Context, arn, format, backendFlag string) error {
 		if _, _, err := mapping.ParsePrincipal(strings.ToLower(arn)); err != nil {
 			return err
 		}
-		filter = principalKey(arn)
+		filter = mapping.PrincipalKey(arn)
 	}
 	t, err := resolveTarget(c, u)
 	if err != nil {
@@ -67,7 +58,7 @@ func runGet(c *cli.Context, arn, format, backendFlag string) error {
 		}
 		var kept []accessentry.Entry
 		for _, e := range entries {
-			key := principalKey(e.PrincipalARN)
+			key := mapping.PrincipalKey(e.PrincipalARN)
 			overriding[key] = true
 			if filter == "" || key == filter || strings.EqualFold(e.PrincipalARN, arn) {
 				kept = append(kept, e)
@@ -105,7 +96,7 @@ func runGet(c *cli.Context, arn, format, backendFlag string) error {
 		awsRows := output.Rows(kept, accounts)
 		// In API_AND_CONFIG_MAP mode an access entry wins over aws-auth.
 		for i, e := range kept {
-			if showEntries && overriding[principalKey(e.ARN)] && awsRows[i].Status == string(mapping.Active) {
+			if showEntries && overriding[mapping.PrincipalKey(e.ARN)] && awsRows[i].Status == string(mapping.Active) {
 				awsRows[i].Status, awsRows[i].ShadowedBy, awsRows[i].Reason = string(output.Overridden), output.AccessEntrySource, "an access entry for the same principal takes precedence"
 			}
 		}

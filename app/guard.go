@@ -43,13 +43,13 @@ func lockoutFor(c *cli.Context, t *target, touched []string) (*lockout, error) {
 	}
 	keys := map[string]bool{l.caller: l.caller != ""}
 	for _, arn := range touched {
-		keys[principalKey(arn)] = true
+		keys[mapping.PrincipalKey(arn)] = true
 	}
 	admin, err := accessentry.PolicyARN(t.eks.Cluster.Partition, "AmazonEKSClusterAdminPolicy")
 	if err != nil {
 		return nil, err
 	}
-	l.entries, err = t.accessEntries().ListSome(c.Context, func(arn string) bool { return keys[principalKey(arn)] }, admin)
+	l.entries, err = t.accessEntries().ListSome(c.Context, func(arn string) bool { return keys[mapping.PrincipalKey(arn)] }, admin)
 	return l, err
 }
 

@@ -156,7 +156,7 @@ func auditAWSAuth(ctx context.Context, in Input, d *awsauth.Document, add addFun
 	if in.Mode == "API_AND_CONFIG_MAP" {
 		for _, e := range entries {
 			for _, ae := range in.Entries {
-				if keyOf(ae.PrincipalARN) == e.Key() && e.Status.State == mapping.Active {
+				if mapping.PrincipalKey(ae.PrincipalARN) == e.Key() && e.Status.State == mapping.Active {
 					add(Info, "overridden-by-access-entry", e.Ref.String()+" "+e.Display(), "an access entry for the same principal takes precedence; this aws-auth entry does nothing", "delete it from aws-auth")
 				}
 			}
@@ -228,13 +228,6 @@ func deadGroups(in Input) []deadGroup {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].group < out[j].group })
 	return out
-}
-
-func keyOf(arn string) string {
-	if p, _, err := mapping.ParsePrincipal(strings.ToLower(arn)); err == nil {
-		return p.ARN
-	}
-	return strings.ToLower(arn)
 }
 
 func orNone(s string) string {

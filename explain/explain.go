@@ -41,21 +41,14 @@ type Identity struct {
 	Policies []accessentry.PolicySpec `json:"accessPolicies,omitempty"`
 }
 
-func key(arn string) string {
-	if p, _, err := mapping.ParsePrincipal(strings.ToLower(arn)); err == nil {
-		return p.ARN
-	}
-	return strings.ToLower(arn)
-}
-
 // Identify maps a caller with EKS's precedence. principalARN is the caller's
 // IAM ARN (a role may carry its path); caller holds the canonical ARN and
 // what templates need.
 func (c Cluster) Identify(principalARN string, caller mapping.Caller) Identity {
-	k := key(principalARN)
+	k := mapping.PrincipalKey(principalARN)
 	if c.Mode == "API" || c.Mode == "API_AND_CONFIG_MAP" {
 		for _, e := range c.Entries {
-			if key(e.PrincipalARN) == k {
+			if mapping.PrincipalKey(e.PrincipalARN) == k {
 				return Identity{Mapped: true, Via: "access entry " + e.PrincipalARN, Username: mapping.Render(e.Username, caller), Groups: slices.Clone(e.Groups), Policies: e.Policies}
 			}
 		}
@@ -63,7 +56,7 @@ func (c Cluster) Identify(principalARN string, caller mapping.Caller) Identity {
 	if c.Mode == "API" {
 		return Identity{Via: "no access entry, and aws-auth is ignored in API mode"}
 	}
-	if c.CreatorARN != "" && c.Mode == "CONFIG_MAP" && key(c.CreatorARN) == k {
+	if c.CreatorARN != "" && c.Mode == "CONFIG_MAP" && mapping.PrincipalKey(c.CreatorARN) == k {
 		return Identity{Mapped: true, Via: "cluster creator", Username: "kubernetes-admin", Groups: []string{"system:masters"}}
 	}
 	r, ok := c.AWSAuth.Resolve(caller)

@@ -35,20 +35,12 @@ func (v Violation) String() string { return v.What }
 
 const clusterAdminPolicy = "AmazonEKSClusterAdminPolicy"
 
-// key is the lower-cased canonical ARN both mechanisms are compared by.
-func key(arn string) string {
-	if p, _, err := mapping.ParsePrincipal(strings.ToLower(arn)); err == nil {
-		return p.ARN
-	}
-	return strings.ToLower(arn)
-}
-
 // access says how a principal gets in: "" when it does not.
 func (s State) access(principal string) (via string, admin bool) {
-	k := key(principal)
+	k := mapping.PrincipalKey(principal)
 	if s.usesEntries() {
 		for _, e := range s.Entries {
-			if key(e.PrincipalARN) == k {
+			if mapping.PrincipalKey(e.PrincipalARN) == k {
 				for _, p := range e.Policies {
 					if accessentry.PolicyName(p.ARN) == clusterAdminPolicy && len(p.Namespaces) == 0 {
 						admin = true
@@ -76,7 +68,7 @@ func (s State) admins() []string {
 	if s.usesEntries() {
 		for _, e := range s.Entries {
 			if _, admin := s.access(e.PrincipalARN); admin {
-				out = append(out, key(e.PrincipalARN))
+				out = append(out, mapping.PrincipalKey(e.PrincipalARN))
 			}
 		}
 	}
@@ -88,7 +80,7 @@ func (s State) admins() []string {
 			if states[i].State == mapping.Active && m.ARN != "" && slices.Contains(m.Groups, "system:masters") {
 				// An access entry may override it in API_AND_CONFIG_MAP mode.
 				if _, admin := s.access(m.ARN); admin {
-					out = append(out, key(m.ARN))
+					out = append(out, mapping.PrincipalKey(m.ARN))
 				}
 			}
 		}
@@ -105,7 +97,7 @@ func (s State) nodeRoles() []string {
 	if s.usesEntries() {
 		for _, e := range s.Entries {
 			if slices.Contains(nodeTypes, e.Type) {
-				out = append(out, key(e.PrincipalARN))
+				out = append(out, mapping.PrincipalKey(e.PrincipalARN))
 			}
 		}
 	}
@@ -113,7 +105,7 @@ func (s State) nodeRoles() []string {
 		roles, _ := s.AWSAuth.Status()
 		for i, m := range s.AWSAuth.Roles {
 			if roles[i].State == mapping.Active && m.ARN != "" && slices.Contains(m.Groups, "system:nodes") {
-				out = append(out, key(m.ARN))
+				out = append(out, mapping.PrincipalKey(m.ARN))
 			}
 		}
 	}

@@ -195,3 +195,14 @@ func AccountOf(arn string) string {
 	}
 	return f[4]
 }
+
+// PrincipalKey is how mappings of both mechanisms are compared: the
+// lower-cased ARN EKS matches (a role without its path, an assumed-role
+// session as its role). A string that is not a principal ARN is only
+// lower-cased, which is what the authenticator does with it.
+func PrincipalKey(arn string) string {
+	if p, _, err := ParsePrincipal(strings.ToLower(arn)); err == nil {
+		return p.ARN
+	}
+	return strings.ToLower(arn)
+}

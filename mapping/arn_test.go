@@ -67,3 +67,17 @@ func TestParsePrincipal(t *testing.T) {
 		})
 	}
 }
+
+func TestPrincipalKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"arn:aws:iam::111122223333:role/team/Dev":           "arn:aws:iam::111122223333:role/dev",
+		"ARN:AWS:IAM::111122223333:ROLE/Dev":                "arn:aws:iam::111122223333:role/dev",
+		"arn:aws:sts::111122223333:assumed-role/Dev/alice":  "arn:aws:iam::111122223333:role/dev",
+		"arn:aws:iam::111122223333:user/Ops/Alice":          "arn:aws:iam::111122223333:user/ops/alice",
+		"arn:aws:iam::111122223333:role/AWSReservedSSO_A_*": "arn:aws:iam::111122223333:role/awsreservedsso_a_*",
+	} {
+		if got := PrincipalKey(in); got != want {
+			t.Errorf("PrincipalKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
