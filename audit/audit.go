@@ -7,17 +7,14 @@ package audit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/iammap/iammap/accessentry"
 	"github.com/iammap/iammap/awsauth"
+	"github.com/iammap/iammap/iamlookup"
 	"github.com/iammap/iammap/mapping"
 )
 
@@ -40,11 +37,8 @@ type Finding struct {
 	Fix      string `json:"fix"`
 }
 
-// IAM is what the existence check needs (the SDK's signatures).
-type IAM interface {
-	GetRole(ctx context.Context, in *iam.GetRoleInput, optFns ...func(*iam.Options)) (*iam.GetRoleOutput, error)
-	GetUser(ctx context.Context, in *iam.GetUserInput, optFns ...func(*iam.Options)) (*iam.GetUserOutput, error)
-}
+// IAM is what the existence check asks.
+type IAM = iamlookup.API
 
 // Input is what the audit looks at. Nil or empty parts are not checked.
 type Input struct {
@@ -178,14 +172,7 @@ func auditAWSAuth(ctx context.Context, in Input, d *awsauth.Document, add addFun
 				add(Info, "unverifiable-principal", subject, "principal of another account ("+p.Account+"): its existence cannot be checked from this one", "check it in account "+p.Account)
 				continue
 			}
-			var err2 error
-			if p.Kind == mapping.KindRole {
-				_, err2 = in.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(p.Name)})
-			} else {
-				_, err2 = in.IAM.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(p.Name)})
-			}
-			var nse *iamtypes.NoSuchEntityException
-			if errors.As(err2, &nse) {
+			if _, err := iamlookup.ARN(ctx, in.IAM, p); iamlookup.Missing(err) {
 				add(Error, "missing-principal", subject, fmt.Sprintf("%s %s does not exist in IAM; if it is re-created, it inherits this mapping", p.Kind, p.Name), "delete the mapping")
 			}
 		}

@@ -12,26 +12,18 @@ package migrate
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/iammap/iammap/accessentry"
 	"github.com/iammap/iammap/awsauth"
+	"github.com/iammap/iammap/iamlookup"
 	"github.com/iammap/iammap/mapping"
 )
 
-// IAM is the part of *iam.Client the migration uses.
-type IAM interface {
-	GetRole(ctx context.Context, in *iam.GetRoleInput, optFns ...func(*iam.Options)) (*iam.GetRoleOutput, error)
-	GetUser(ctx context.Context, in *iam.GetUserInput, optFns ...func(*iam.Options)) (*iam.GetUserOutput, error)
-}
-
-var _ IAM = (*iam.Client)(nil)
+// IAM is what the migration asks for principals' real ARNs.
+type IAM = iamlookup.API
 
 // Outcomes of one aws-auth entry.
 const (
@@ -124,10 +116,9 @@ func planEntry(ctx context.Context, cl Cluster, e awsauth.Entry, existing []acce
 	arn := e.ARN
 	var notes []string
 	if p.Account == cl.Account {
-		real, err := resolve(ctx, iamAPI, p)
-		var nse *iamtypes.NoSuchEntityException
+		real, err := iamlookup.ARN(ctx, iamAPI, p)
 		switch {
-		case errors.As(err, &nse):
+		case iamlookup.Missing(err):
 			return skip(from, fmt.Sprintf("%s %s does not exist in IAM (deleted?)", p.Kind, p.Name))
 		case err != nil:
 			return skip(from, fmt.Sprintf("cannot look %s %s up in IAM: %v", p.Kind, p.Name, err))
@@ -191,21 +182,6 @@ func planEntry(ctx context.Context, cl Cluster, e awsauth.Entry, existing []acce
 		}
 	}
 	return item
-}
-
-func resolve(ctx context.Context, iamAPI IAM, p mapping.Principal) (string, error) {
-	if p.Kind == mapping.KindRole {
-		out, err := iamAPI.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(p.Name)})
-		if err != nil {
-			return "", err
-		}
-		return aws.ToString(out.Role.Arn), nil
-	}
-	out, err := iamAPI.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(p.Name)})
-	if err != nil {
-		return "", err
-	}
-	return aws.ToString(out.User.Arn), nil
 }
 
 func findExisting(existing []accessentry.Entry, arn string) (accessentry.Entry, bool) {
