@@ -218,63 +218,30 @@ type Result struct {
 // Ensure makes the entry for spec.PrincipalARN exist with spec's type,
 // username, groups and policies (policies not in spec are left alone). It
 // is idempotent: a second run changes nothing. spec must have passed Validate.
+// It is the plan of one entry, so it makes exactly the calls apply would.
 func (c *Client) Ensure(ctx context.Context, spec Spec) (Result, error) {
 	var res Result
-	current, err := c.Get(ctx, spec.PrincipalARN)
+	var current []Entry
+	cur, err := c.Get(ctx, spec.PrincipalARN)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		in := &eks.CreateAccessEntryInput{ClusterName: aws.String(c.cluster), PrincipalArn: aws.String(spec.PrincipalARN), KubernetesGroups: spec.Groups, Tags: spec.Tags, Type: aws.String(spec.Type)}
-		if spec.Username != "" {
-			in.Username = aws.String(spec.Username)
-		}
-		created := Entry{Type: spec.Type, Username: orDefault(spec.Username, "(EKS default)"), Groups: spec.Groups}
-		if !c.DryRun {
-			out, err := c.api.CreateAccessEntry(ctx, in)
-			if err != nil {
-				return res, apiError("create access entry "+spec.PrincipalARN, err)
-			}
-			created = fromSDK(out.AccessEntry)
-		}
-		res.Changes = append(res.Changes, fmt.Sprintf("created access entry %s (type %s, username %q, groups [%s])", spec.PrincipalARN, created.Type, created.Username, strings.Join(created.Groups, ",")))
 	case err != nil:
 		return res, err
 	default:
-		res.Existing = &current
-		if current.Type != spec.Type {
-			return res, invalid("%s already has an access entry of type %s; the type cannot change: delete the entry and create it again", spec.PrincipalARN, current.Type)
-		}
-		if spec.Type == "STANDARD" && ((spec.Username != "" && spec.Username != current.Username) || !sameSet(spec.Groups, current.Groups)) {
-			in := &eks.UpdateAccessEntryInput{ClusterName: aws.String(c.cluster), PrincipalArn: aws.String(spec.PrincipalARN), KubernetesGroups: spec.Groups}
-			if in.KubernetesGroups == nil {
-				in.KubernetesGroups = []string{}
-			}
-			if spec.Username != "" {
-				in.Username = aws.String(spec.Username)
-			}
-			if !c.DryRun {
-				if _, err := c.api.UpdateAccessEntry(ctx, in); err != nil {
-					return res, apiError("update access entry "+spec.PrincipalARN, err)
-				}
-			}
-			res.Changes = append(res.Changes, fmt.Sprintf("updated access entry %s: username %q -> %q, groups [%s] -> [%s]", spec.PrincipalARN, current.Username, orDefault(spec.Username, current.Username), strings.Join(current.Groups, ","), strings.Join(spec.Groups, ",")))
-		}
+		res.Existing, current = &cur, []Entry{cur}
 	}
-	for _, p := range spec.Policies {
-		if slices.ContainsFunc(current.Policies, func(q PolicySpec) bool { return q.ARN == p.ARN && sameSet(q.Namespaces, p.Namespaces) }) {
-			continue
-		}
-		scope := &types.AccessScope{Type: types.AccessScopeTypeCluster}
-		if len(p.Namespaces) > 0 {
-			scope = &types.AccessScope{Type: types.AccessScopeTypeNamespace, Namespaces: p.Namespaces}
-		}
-		if !c.DryRun {
-			if _, err := c.api.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{ClusterName: aws.String(c.cluster), PrincipalArn: aws.String(spec.PrincipalARN), PolicyArn: aws.String(p.ARN), AccessScope: scope}); err != nil {
-				return res, apiError(fmt.Sprintf("associate %s with %s", PolicyName(p.ARN), spec.PrincipalARN), err)
-			}
-		}
-		res.Changes = append(res.Changes, fmt.Sprintf("associated %s with %s (scope %s)", PolicyName(p.ARN), spec.PrincipalARN, p.Scope()))
+	plan, err := PlanFor(current, []Spec{spec}, false)
+	if err != nil {
+		return res, err
 	}
-	return res, nil
+	done := plan.Actions
+	if !c.DryRun {
+		done, err = c.Apply(ctx, plan)
+	}
+	for _, a := range done {
+		res.Changes = append(res.Changes, a.String())
+	}
+	return res, err
 }
 
 // Delete removes an entry (EKS removes its policy associations with it).
@@ -319,6 +286,7 @@ func sameSet(a, b []string) bool {
 	return slices.Equal(slices.Compact(x), slices.Compact(y))
 }
 
+// orDefault is v, or def when v is empty.
 func orDefault(v, def string) string {
 	if v == "" {
 		return def

@@ -33,6 +33,21 @@ type Action struct {
 	Detail       string      `json:"detail"`
 }
 
+// String says what the action did, as a sentence.
+func (a Action) String() string {
+	switch a.Kind {
+	case ActCreate:
+		return fmt.Sprintf("created access entry %s (%s)", a.PrincipalARN, a.Detail)
+	case ActUpdate:
+		return fmt.Sprintf("updated access entry %s: %s", a.PrincipalARN, a.Detail)
+	case ActAssociate:
+		return fmt.Sprintf("associated %s with %s", a.Detail, a.PrincipalARN)
+	case ActDisassociate:
+		return fmt.Sprintf("disassociated %s from %s", a.Detail, a.PrincipalARN)
+	}
+	return fmt.Sprintf("deleted access entry %s (%s)", a.PrincipalARN, a.Detail)
+}
+
 // Plan is the set of EKS writes that converge a cluster's access entries.
 type Plan struct{ Actions []Action }
 
@@ -55,7 +70,7 @@ func PlanFor(current []Entry, want []Spec, prune bool) (Plan, error) {
 			p.Actions = append(p.Actions, Action{Kind: ActCreate, PrincipalARN: spec.PrincipalARN, Spec: spec,
 				Detail: fmt.Sprintf("type %s, username %q, groups [%s]", spec.Type, orDefault(spec.Username, "(EKS default)"), strings.Join(spec.Groups, ","))})
 		case cur.Type != spec.Type:
-			return Plan{}, fmt.Errorf("%w: %s has an access entry of type %s, the file says %s; the type cannot change: delete the entry first", ErrInvalid, spec.PrincipalARN, cur.Type, spec.Type)
+			return Plan{}, fmt.Errorf("%w: %s has an access entry of type %s, not %s; the type cannot change: delete the entry first", ErrInvalid, spec.PrincipalARN, cur.Type, spec.Type)
 		case spec.Type == "STANDARD" && ((spec.Username != "" && spec.Username != cur.Username) || !sameSet(spec.Groups, cur.Groups)):
 			c := cur
 			p.Actions = append(p.Actions, Action{Kind: ActUpdate, PrincipalARN: spec.PrincipalARN, Spec: spec, Before: &c,

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eks"
-	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/iammap/iammap/accessentry"
 	"github.com/iammap/iammap/eksconn"
 	"github.com/urfave/cli/v2"
@@ -67,16 +65,8 @@ func authModeCommand() *cli.Command {
 				u.info("dry run: would have moved cluster %s from %s to %s (one way); nothing changed", cl.Name, cl.AuthMode, want)
 				return nil
 			}
-			if !c.Bool("wait") {
-				out, err := t.eks.EKS.UpdateClusterConfig(c.Context, &eks.UpdateClusterConfigInput{Name: aws.String(cl.Name), AccessConfig: &ekstypes.UpdateAccessConfigRequest{AuthenticationMode: ekstypes.AuthenticationMode(want)}})
-				if err != nil {
-					return fmt.Errorf("update authentication mode of %s: %w", cl.Name, err)
-				}
-				u.info("cluster %s: update %s moves authentication mode %s -> %s; this cannot be undone", cl.Name, aws.ToString(out.Update.Id), cl.AuthMode, want)
-				return nil
-			}
 			u.info("moving cluster %s from %s to %s; this cannot be undone", cl.Name, cl.AuthMode, want)
-			return moveAuthMode(c, u, t, want)
+			return moveAuthMode(c, u, t, want, c.Bool("wait"))
 		},
 	}
 }

@@ -82,7 +82,7 @@ func runMigrate(c *cli.Context) error {
 	}
 
 	if cl.AuthMode == modeConfigMap {
-		if err := moveAuthMode(c, u, t, modeAPIAndCM); err != nil {
+		if err := moveAuthMode(c, u, t, modeAPIAndCM, true); err != nil {
 			return err
 		}
 		// EKS creates some entries itself on the switch: plan again against them.
@@ -135,7 +135,7 @@ func runMigrate(c *cli.Context) error {
 		if backup != "" {
 			u.info("saved aws-auth to %s", backup)
 		}
-		if err := moveAuthMode(c, u, t, modeAPI); err != nil {
+		if err := moveAuthMode(c, u, t, modeAPI, true); err != nil {
 			return err
 		}
 		if c.Bool("delete-aws-auth") && snap.Exists() {
@@ -197,8 +197,9 @@ func printMigration(c *cli.Context, plan migrate.Plan) error {
 	return tw.Flush()
 }
 
-// moveAuthMode moves the cluster one step and waits for EKS to finish.
-func moveAuthMode(c *cli.Context, u *ui, t *target, mode string) error {
+// moveAuthMode moves the cluster one step and, with wait, waits for EKS to
+// finish the update.
+func moveAuthMode(c *cli.Context, u *ui, t *target, mode string, wait bool) error {
 	name := t.eks.Cluster.Name
 	out, err := t.eks.EKS.UpdateClusterConfig(c.Context, &eks.UpdateClusterConfigInput{Name: aws.String(name), AccessConfig: &ekstypes.UpdateAccessConfigRequest{AuthenticationMode: ekstypes.AuthenticationMode(mode)}})
 	if err != nil {
@@ -206,7 +207,7 @@ func moveAuthMode(c *cli.Context, u *ui, t *target, mode string) error {
 	}
 	id := aws.ToString(out.Update.Id)
 	u.info("switching cluster %s to %s (update %s; one way)", name, mode, id)
-	for {
+	for wait {
 		up, err := t.eks.EKS.DescribeUpdate(c.Context, &eks.DescribeUpdateInput{Name: aws.String(name), UpdateId: aws.String(id)})
 		if err != nil {
 			return fmt.Errorf("wait for update %s: %w", id, err)
@@ -224,6 +225,7 @@ func moveAuthMode(c *cli.Context, u *ui, t *target, mode string) error {
 		case <-time.After(c.Duration("poll-interval")):
 		}
 	}
+	return nil
 }
 
 // writeBackup saves aws-auth as a manifest that `kubectl apply -f` restores.
