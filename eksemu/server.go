@@ -83,7 +83,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, op string, h hand
 	if throttleRate > 0 && s.rng() < throttleRate {
 		err = errThrottled
 	} else {
+		// One request at a time: the state is small and the calls are quick.
+		s.mu.Lock()
 		body, err = h(r)
+		s.mu.Unlock()
 	}
 	w.Header().Set("Content-Type", "application/json")
 	if err != nil {
@@ -141,8 +144,6 @@ func (s *Server) entryAPI(r *http.Request) (*cluster, error) {
 }
 
 func (s *Server) describeCluster(r *http.Request) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	c, err := s.lookup(r)
 	if err != nil {
 		return nil, err
@@ -185,8 +186,6 @@ func (s *Server) updateClusterConfig(r *http.Request) (any, error) {
 	if err := decodeBody(r, &in); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	c, err := s.lookup(r)
 	if err != nil {
 		return nil, err
@@ -211,8 +210,6 @@ func (s *Server) updateClusterConfig(r *http.Request) (any, error) {
 }
 
 func (s *Server) describeUpdate(r *http.Request) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	c, err := s.lookup(r)
 	if err != nil {
 		return nil, err
@@ -314,8 +311,6 @@ func (s *Server) createAccessEntry(r *http.Request) (any, error) {
 	if err := decodeBody(r, &in); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	c, err := s.entryAPI(r)
 	if err != nil {
 		return nil, err
@@ -377,8 +372,6 @@ func (s *Server) findEntry(r *http.Request) (*cluster, *entry, error) {
 }
 
 func (s *Server) describeAccessEntry(r *http.Request) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	c, e, err := s.findEntry(r)
 	if err != nil {
 		return nil, err
@@ -395,8 +388,6 @@ func (s *Server) updateAccessEntry(r *http.Request) (any, error) {
 	if err := decodeBody(r, &in); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	c, e, err := s.findEntry(r)
 	if err != nil {
 		return nil, err
@@ -425,8 +416,6 @@ func (s *Server) updateAccessEntry(r *http.Request) (any, error) {
 }
 
 func (s *Server) deleteAccessEntry(r *http.Request) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	c, e, err := s.findEntry(r)
 	if err != nil {
 		return nil, err
@@ -467,8 +456,6 @@ func (s *Server) associateAccessPolicy(r *http.Request) (any, error) {
 	if err := decodeBody(r, &in); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	c, e, err := s.findEntry(r)
 	if err != nil {
 		return nil, err
@@ -507,8 +494,6 @@ func (s *Server) associateAccessPolicy(r *http.Request) (any, error) {
 }
 
 func (s *Server) disassociateAccessPolicy(r *http.Request) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	_, e, err := s.findEntry(r)
 	if err != nil {
 		return nil, err
@@ -554,8 +539,6 @@ func withNext(body map[string]any, next string) map[string]any {
 }
 
 func (s *Server) listAccessEntries(r *http.Request) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	c, err := s.entryAPI(r)
 	if err != nil {
 		return nil, err
@@ -576,8 +559,6 @@ func (s *Server) listAccessEntries(r *http.Request) (any, error) {
 }
 
 func (s *Server) listAssociatedAccessPolicies(r *http.Request) (any, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	c, e, err := s.findEntry(r)
 	if err != nil {
 		return nil, err

@@ -109,12 +109,8 @@ func (h *Handler) logf(format string, a ...any) {
 }
 
 func (h *Handler) secret(akid string) (string, bool) {
-	for _, p := range h.Principals {
-		if p.AccessKeyID == akid {
-			return p.SecretAccessKey, true
-		}
-	}
-	return "", false
+	p, ok := h.principal(akid)
+	return p.SecretAccessKey, ok
 }
 
 func (h *Handler) principal(akid string) (Principal, bool) {
