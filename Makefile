@@ -21,23 +21,23 @@ kube-bin:
 	cd tools/kube && $(GO) build -ldflags "$(KUBE_LDFLAGS)" -o $(BIN)/kubectl k8s.io/kubernetes/cmd/kubectl
 	cd tools/kube && $(GO) build -ldflags "-s -w" -o $(BIN)/etcd go.etcd.io/etcd/server/v3
 
-$(BIN)/localstack: FORCE
-	$(GO) build -o $(BIN)/localstack ./cmd/localstack
+$(BIN)/iammap-devstack: FORCE
+	$(GO) build -o $(BIN)/iammap-devstack ./cmd/iammap-devstack
 FORCE:
 
 ## up: start the local stack in the background and write .local/env
-up: kube-bin $(BIN)/localstack
-	$(BIN)/localstack --dir .local --bin $(BIN) up
+up: kube-bin $(BIN)/iammap-devstack
+	$(BIN)/iammap-devstack --dir .local --bin $(BIN) up
 
 ## down: stop the local stack
-down: $(BIN)/localstack
-	$(BIN)/localstack --dir .local --bin $(BIN) down
+down: $(BIN)/iammap-devstack
+	$(BIN)/iammap-devstack --dir .local --bin $(BIN) down
 
 ## demo: build everything, start the local stack, run the walkthrough, stop
 demo: build up
 	@status=0; PATH="$(BIN):$$PATH" bash examples/walkthrough.sh .local/env && \
 	  PATH="$(BIN):$$PATH" bash examples/eks-story.sh .local/env || status=$$?; \
-	  $(BIN)/localstack --dir .local --bin $(BIN) down; exit $$status
+	  $(BIN)/iammap-devstack --dir .local --bin $(BIN) down; exit $$status
 
 ## test: every test, integration tests on the real local API server included, with -race, plus a short fuzz run
 test: kube-bin lint

@@ -7,7 +7,7 @@ import (
 	"os"
 	"os/signal"
 
-	"github.com/iammap/iammap/app"
+	"github.com/iammap/iammap/internal/app"
 )
 
 func main() {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
-	"github.com/iammap/iammap/eksemu"
+	"github.com/iammap/iammap/internal/devstack/eksemu"
 )
 
 // BenchmarkList500 lists 500 access entries with 2 policies each while the

@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
-	"github.com/iammap/iammap/eksemu"
+	"github.com/iammap/iammap/internal/devstack/eksemu"
 )
 
 // emulated starts the EKS emulator over real HTTP and returns an SDK client for it.

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	. "github.com/iammap/iammap/awsauth"
-	"github.com/iammap/iammap/localstack/stacktest"
+	"github.com/iammap/iammap/internal/devstack/stacktest"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 

@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/iammap/iammap/localstack/stacktest"
+	"github.com/iammap/iammap/internal/devstack/stacktest"
 )
 
 func TestMain(m *testing.M) { os.Exit(stacktest.Main(m)) }

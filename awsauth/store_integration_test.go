@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	. "github.com/iammap/iammap/awsauth"
-	"github.com/iammap/iammap/localstack/stacktest"
+	"github.com/iammap/iammap/internal/devstack/stacktest"
 	"github.com/iammap/iammap/mapping"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"

@@ -1,0 +1,203 @@
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/iammap/iammap/accessentry"
+	"github.com/iammap/iammap/internal/eksconn"
+	"github.com/urfave/cli/v2"
+)
+
+// eksTarget resolves a target that must be named by --cluster.
+func eksTarget(c *cli.Context, u *ui) (*target, error) {
+	if flagString(c, "cluster") == "" {
+		return nil, withHint(badFlags("this command needs an EKS cluster"), "pass --cluster NAME (and --region), or set IAMMAP_CLUSTER")
+	}
+	return resolveTarget(c, u)
+}
+
+var modeOrder = []string{modeConfigMap, modeAPIAndCM, modeAPI}
+
+func authModeCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "auth-mode",
+		Usage: "show or move a cluster's authentication mode (CONFIG_MAP -> API_AND_CONFIG_MAP -> API, one way only)",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "set", Usage: "move to `MODE`: API_AND_CONFIG_MAP or API. EKS cannot move back"},
+			&cli.BoolFlag{Name: "wait", Usage: "wait until the update has finished"},
+			&cli.DurationFlag{Name: "poll-interval", Value: 5 * time.Second, Usage: "how often --wait checks the update"},
+			forceFlag(),
+		},
+		Action: func(c *cli.Context) error {
+			u := newUI(c)
+			want := c.String("set")
+			if want != "" && !slices.Contains(modeOrder, want) {
+				return badFlags("unknown authentication mode %q: use API_AND_CONFIG_MAP or API", want)
+			}
+			t, err := eksTarget(c, u)
+			if err != nil {
+				return err
+			}
+			cl := t.eks.Cluster
+			if want == "" {
+				fmt.Fprintln(c.App.Writer, cl.AuthMode)
+				return nil
+			}
+			from, to := slices.Index(modeOrder, cl.AuthMode), slices.Index(modeOrder, want)
+			switch {
+			case to == from:
+				u.info("cluster %s is already in %s mode; nothing changed", cl.Name, want)
+				return nil
+			case to < from:
+				return withHint(fmt.Errorf("cluster %s cannot move from %s back to %s: EKS authentication mode changes are one way", cl.Name, cl.AuthMode, want), "nothing was changed")
+			case to > from+1:
+				return withHint(fmt.Errorf("cluster %s must pass through %s before %s", cl.Name, modeOrder[from+1], want), "run with --set "+modeOrder[from+1]+" first")
+			}
+			if err := modeSwitch(c, t, want); err != nil {
+				return err
+			}
+			if flagBool(c, "dry-run") {
+				u.info("dry run: would have moved cluster %s from %s to %s (one way); nothing changed", cl.Name, cl.AuthMode, want)
+				return nil
+			}
+			u.info("moving cluster %s from %s to %s; this cannot be undone", cl.Name, cl.AuthMode, want)
+			return moveAuthMode(c, u, t, want, c.Bool("wait"))
+		},
+	}
+}
+
+// execCredential is the client.authentication.k8s.io ExecCredential kubectl reads.
+type execCredential struct {
+	APIVersion string   `json:"apiVersion"`
+	Kind       string   `json:"kind"`
+	Spec       struct{} `json:"spec"`
+	Status     struct {
+		ExpirationTimestamp string `json:"expirationTimestamp"`
+		Token               string `json:"token"`
+	} `json:"status"`
+}
+
+func tokenCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "token",
+		Usage: "print an ExecCredential with a bearer token for --cluster (a kubeconfig exec plugin, like `aws eks get-token`)",
+		Description: "The output holds a credential; it is meant for kubectl's exec plugin, not for a terminal or a log.\n" +
+			"Only --cluster is needed: the token is signed in process with your AWS credentials; no EKS call is made.",
+		Action: func(c *cli.Context) error {
+			name := flagString(c, "cluster")
+			if name == "" {
+				return withHint(badFlags("token needs --cluster NAME"), "set IAMMAP_CLUSTER or pass --cluster")
+			}
+			cfg, err := eksconn.LoadAWSConfig(c.Context, flagString(c, "region"), flagString(c, "profile"))
+			if err != nil {
+				return err
+			}
+			tok, err := (&eksconn.Conn{STS: eksconn.NewSTS(cfg), Cluster: eksconn.Cluster{Name: name}}).Token(c.Context)
+			if err != nil {
+				return err
+			}
+			cred := execCredential{APIVersion: "client.authentication.k8s.io/v1beta1", Kind: "ExecCredential"}
+			cred.Status.ExpirationTimestamp = tok.Expiration.UTC().Format(time.RFC3339)
+			cred.Status.Token = tok.Value
+			return json.NewEncoder(c.App.Writer).Encode(cred)
+		},
+	}
+}
+
+func policyCommands() []*cli.Command {
+	return []*cli.Command{
+		{
+			Name:  "list-access-policies",
+			Usage: "list the access policies EKS offers",
+			Action: func(c *cli.Context) error {
+				t, err := eksTarget(c, newUI(c))
+				if err != nil {
+					return err
+				}
+				policies, err := t.accessEntries().AvailablePolicies(c.Context)
+				if err != nil {
+					return err
+				}
+				tw := tabwriter.NewWriter(c.App.Writer, 0, 8, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tARN")
+				for _, p := range policies {
+					fmt.Fprintf(tw, "%s\t%s\n", aws.ToString(p.Name), aws.ToString(p.Arn))
+				}
+				return tw.Flush()
+			},
+		},
+		{
+			Name:  "associate-access-policy",
+			Usage: "associate an access policy with an access entry, at a scope",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "arn", Aliases: []string{"principal-arn"}, Required: true, Usage: "principal `ARN` of the access entry"},
+				&cli.StringSliceFlag{Name: "access-policy", Required: true, Usage: "`POLICY` name or ARN (repeatable)"},
+				&cli.StringFlag{Name: "access-scope", Value: "cluster", Usage: "cluster or namespace=NS[,NS...]"},
+			},
+			Action: func(c *cli.Context) error {
+				u := newUI(c)
+				scope, err := accessentry.ParseScope(c.String("access-scope"))
+				if err != nil {
+					return err
+				}
+				t, err := eksTarget(c, u)
+				if err != nil {
+					return err
+				}
+				if err := t.requireAccessEntries(); err != nil {
+					return err
+				}
+				client := t.accessEntries()
+				current, err := client.Get(c.Context, c.String("arn"))
+				if err != nil {
+					return err
+				}
+				spec := accessentry.Spec{PrincipalARN: current.PrincipalARN, Type: current.Type, Username: current.Username, Groups: current.Groups}
+				for _, p := range c.StringSlice("access-policy") {
+					spec.Policies = append(spec.Policies, accessentry.PolicySpec{ARN: p, Namespaces: scope})
+				}
+				return createAccessEntry(c, u, t, spec, createFlags{dryRun: flagBool(c, "dry-run")})
+			},
+		},
+		{
+			Name:  "disassociate-access-policy",
+			Usage: "remove an access policy from an access entry",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "arn", Aliases: []string{"principal-arn"}, Required: true, Usage: "principal `ARN` of the access entry"},
+				&cli.StringFlag{Name: "access-policy", Required: true, Usage: "`POLICY` name or ARN"},
+				forceFlag(),
+			},
+			Action: func(c *cli.Context) error {
+				u := newUI(c)
+				t, err := eksTarget(c, u)
+				if err != nil {
+					return err
+				}
+				if err := t.requireAccessEntries(); err != nil {
+					return err
+				}
+				policy, err := accessentry.PolicyARN(t.eks.Cluster.Partition, c.String("access-policy"))
+				if err != nil {
+					return err
+				}
+				if err := guardAction(c, t, accessentry.Action{Kind: accessentry.ActDisassociate, PrincipalARN: c.String("arn"), Policy: &accessentry.PolicySpec{ARN: policy}}); err != nil {
+					return err
+				}
+				if flagBool(c, "dry-run") {
+					u.info("dry run: would have disassociated %s from %s", accessentry.PolicyName(policy), c.String("arn"))
+					return nil
+				}
+				if err := t.accessEntries().Disassociate(c.Context, c.String("arn"), policy); err != nil {
+					return err
+				}
+				u.info("disassociated %s from %s", accessentry.PolicyName(policy), c.String("arn"))
+				return nil
+			},
+		},
+	}
+}

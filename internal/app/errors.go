@@ -1,0 +1,62 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/iammap/iammap/awsauth"
+	"github.com/iammap/iammap/internal/kubeconn"
+	"github.com/iammap/iammap/mapping"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+)
+
+var (
+	errUsage   = errors.New("bad usage")
+	errBadFlag = errors.New("invalid flags")
+)
+
+// hinted carries the next step to suggest with an error.
+type hinted struct {
+	err  error
+	hint string
+}
+
+func (h *hinted) Error() string { return h.err.Error() }
+func (h *hinted) Unwrap() error { return h.err }
+
+func withHint(err error, hint string) error { return &hinted{err: err, hint: hint} }
+
+func badFlags(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", errBadFlag, fmt.Sprintf(format, a...))
+}
+
+// describe returns the message and the hint to print for err.
+func describe(err error) (msg, hint string) {
+	msg = err.Error()
+	var h *hinted
+	if errors.As(err, &h) {
+		return msg, h.hint
+	}
+	var status apierrors.APIStatus
+	switch {
+	case errors.Is(err, mapping.ErrInvalidARN):
+		hint = "pass a role or user ARN such as arn:aws:iam::111122223333:role/NAME or arn:aws:iam::111122223333:user/NAME"
+	case errors.Is(err, awsauth.ErrKeyParse):
+		hint = "iammap never rewrites a key it cannot parse; fix it with `kubectl edit -n kube-system configmap aws-auth`"
+	case errors.Is(err, awsauth.ErrDuplicate):
+		hint = "delete the existing mapping first, or omit --no-duplicate-arns to add an entry that overrides it"
+	case errors.Is(err, awsauth.ErrNotFound):
+		hint = "list the mappings with `iammap get`; pass --ignore-not-found to make this a no-op"
+	case errors.Is(err, kubeconn.ErrNoCluster):
+		hint = "pass --kubeconfig FILE and --context NAME, or set KUBECONFIG"
+	case apierrors.IsForbidden(err):
+		hint = "your Kubernetes user lacks this permission on configmaps in kube-system; ask a cluster admin, or use a context with more rights (--context)"
+	case apierrors.IsConflict(err):
+		hint = "aws-auth kept changing while iammap retried; nothing of yours was written, run the command again"
+	case apierrors.IsUnauthorized(err):
+		hint = "the cluster did not accept your credentials; refresh them (for EKS: aws sso login / aws eks update-kubeconfig)"
+	case errors.As(err, &status):
+		hint = "the Kubernetes API server refused the request"
+	}
+	return msg, hint
+}

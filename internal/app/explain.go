@@ -1,0 +1,232 @@
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/iammap/iammap/accessentry"
+	"github.com/iammap/iammap/internal/accesspolicy"
+	"github.com/iammap/iammap/internal/explain"
+	"github.com/iammap/iammap/mapping"
+	"github.com/urfave/cli/v2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func explainCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "explain",
+		Usage:     "what can an IAM identity do in the cluster, and why (or --can-i VERB RESOURCE for one yes/no)",
+		ArgsUsage: "[RESOURCE, with --can-i: pods, pods/log, deployments.apps, nodes, ...]",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "arn", Aliases: []string{"principal-arn"}, Required: true, Usage: "IAM role, user or assumed-role `ARN`"},
+			&cli.StringFlag{Name: "session-name", Usage: "session name for {{SessionName}} templates (default: the assumed-role ARN's, else \"session\")"},
+			&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Value: "default", Usage: "namespace of namespaced resources"},
+			&cli.StringFlag{Name: "can-i", Usage: "answer yes or no for `VERB` on the RESOURCE argument (exit 0 yes, 1 no)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "table or json"},
+		},
+		Action: runExplain,
+	}
+}
+
+// commonResources are summarised for everyone; resources named in the
+// identity's rules are added.
+var commonResources = []explain.Resource{
+	{Resource: "pods", Namespaced: true}, {Resource: "services", Namespaced: true}, {Resource: "configmaps", Namespaced: true},
+	{Resource: "secrets", Namespaced: true}, {Resource: "serviceaccounts", Namespaced: true},
+	{Group: "apps", Resource: "deployments", Namespaced: true}, {Group: "apps", Resource: "statefulsets", Namespaced: true},
+	{Group: "apps", Resource: "daemonsets", Namespaced: true}, {Group: "batch", Resource: "jobs", Namespaced: true},
+	{Group: "networking.k8s.io", Resource: "ingresses", Namespaced: true},
+	{Group: "rbac.authorization.k8s.io", Resource: "roles", Namespaced: true}, {Group: "rbac.authorization.k8s.io", Resource: "rolebindings", Namespaced: true},
+	{Resource: "namespaces"}, {Resource: "nodes"}, {Resource: "persistentvolumes"},
+	{Group: "rbac.authorization.k8s.io", Resource: "clusterroles"}, {Group: "rbac.authorization.k8s.io", Resource: "clusterrolebindings"},
+}
+
+var clusterScoped = map[string]bool{"namespaces": true, "nodes": true, "persistentvolumes": true, "clusterroles": true, "clusterrolebindings": true, "storageclasses": true, "customresourcedefinitions": true}
+
+func runExplain(c *cli.Context) error {
+	u := newUI(c)
+	if f := c.String("output"); f != "table" && f != "json" {
+		return badFlags("unknown output format %q: use table or json", f)
+	}
+	verb := c.String("can-i")
+	ns := c.String("namespace")
+	// Flags after RESOURCE (`--can-i delete pods -n team-a`, as kubectl
+	// takes them) are not parsed by urfave/cli: take the namespace here.
+	var args []string
+	rest := c.Args().Slice()
+	for i := 0; i < len(rest); i++ {
+		switch a := rest[i]; {
+		case (a == "-n" || a == "--namespace") && i+1 < len(rest):
+			ns = rest[i+1]
+			i++
+		case strings.HasPrefix(a, "--namespace="):
+			ns = strings.TrimPrefix(a, "--namespace=")
+		case strings.HasPrefix(a, "-"):
+			return badFlags("unexpected flag %q after the resource", a)
+		default:
+			args = append(args, a)
+		}
+	}
+	if verb != "" && len(args) != 1 {
+		return badFlags("--can-i %s needs one RESOURCE argument, such as pods or deployments.apps", verb)
+	}
+	if verb == "" && len(args) > 0 {
+		return badFlags("unexpected argument %q (a RESOURCE goes with --can-i VERB)", args[0])
+	}
+	p, _, err := mapping.ParsePrincipal(c.String("arn"))
+	if err != nil {
+		return err
+	}
+	caller := mapping.Caller{CanonicalARN: p.ARN, AccountID: p.Account, SessionName: c.String("session-name")}
+	if caller.SessionName == "" {
+		caller.SessionName = "session"
+		if i := strings.LastIndex(c.String("arn"), "/"); strings.Contains(c.String("arn"), ":assumed-role/") && i > 0 {
+			caller.SessionName = c.String("arn")[i+1:]
+		}
+	}
+	principal := c.String("arn")
+	if strings.Contains(principal, ":sts::") {
+		principal = p.ARN
+	}
+	t, err := resolveTarget(c, u)
+	if err != nil {
+		return err
+	}
+	cl, err := loadExplainCluster(c, t)
+	if err != nil {
+		return err
+	}
+	id := cl.Identify(principal, caller)
+	if verb != "" {
+		group, resource, sub := explain.ParseResource(args[0])
+		reqNS := ns
+		if clusterScoped[resource] {
+			reqNS = ""
+		}
+		d := cl.Decide(id, accesspolicy.Request{ResourceRequest: true, Verb: verb, APIGroup: group, Resource: resource, Subresource: sub, Namespace: reqNS})
+		if c.String("output") == "json" {
+			if err := json.NewEncoder(c.App.Writer).Encode(d); err != nil {
+				return err
+			}
+		} else {
+			fmt.Fprintln(c.App.Writer, map[bool]string{true: "yes", false: "no"}[d.Allowed])
+			u.info("%s", d.Reason)
+		}
+		if !d.Allowed {
+			return exitStatus(1)
+		}
+		return nil
+	}
+	resources := append([]explain.Resource{}, commonResources...)
+	seen := map[string]bool{}
+	for _, r := range resources {
+		seen[r.Name()] = true
+	}
+	if id.Mapped {
+		for _, g := range cl.RBAC.Grants(id.Username, append(id.Groups, "system:authenticated")) {
+			for _, rule := range g.Rules {
+				for _, grp := range rule.APIGroups {
+					for _, res := range rule.Resources {
+						r := explain.Resource{Group: grp, Resource: res, Namespaced: !clusterScoped[res]}
+						if grp != "*" && res != "*" && !strings.Contains(res, "/") && !seen[r.Name()] {
+							seen[r.Name()] = true
+							resources = append(resources, r)
+						}
+					}
+				}
+			}
+		}
+	}
+	rows := cl.Summarise(id, ns, resources)
+	if c.String("output") == "json" {
+		enc := json.NewEncoder(c.App.Writer)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Identity  explain.Identity `json:"identity"`
+			Namespace string           `json:"namespace"`
+			Resources []explain.Row    `json:"resources"`
+		}{id, ns, rows})
+	}
+	w := c.App.Writer
+	fmt.Fprintln(w, c.String("arn"))
+	if !id.Mapped {
+		fmt.Fprintf(w, "  not mapped: %s\n  every request gets 401 Unauthorized\n", id.Via)
+		return nil
+	}
+	var policies []string
+	for _, pol := range id.Policies {
+		policies = append(policies, accessentry.PolicyName(pol.ARN)+"("+pol.Scope()+")")
+	}
+	fmt.Fprintf(w, "  mapped by:       %s\n  username:        %s\n  groups:          %s\n  access policies: %s\n\n", id.Via, id.Username, strings.Join(append(id.Groups, "system:authenticated"), ", "), orDash(strings.Join(policies, ", ")))
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintf(tw, "RESOURCE (namespace %s)\t%s\tVIA\n", ns, strings.ToUpper(strings.Join(explain.Verbs, "\t")))
+	for _, r := range rows {
+		var cells []string
+		vias := map[string]bool{}
+		for _, v := range explain.Verbs {
+			if why, ok := r.Allowed[v]; ok {
+				cells = append(cells, "yes")
+				vias[why] = true
+			} else {
+				cells = append(cells, "-")
+			}
+		}
+		var via []string
+		for v := range vias {
+			via = append(via, v)
+		}
+		sort.Strings(via)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Resource, strings.Join(cells, "\t"), strings.Join(via, "; "))
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// loadExplainCluster reads what decides access: mappings and RBAC.
+func loadExplainCluster(c *cli.Context, t *target) (explain.Cluster, error) {
+	cl := explain.Cluster{Mode: t.mode()}
+	if t.eks != nil && (cl.Mode == modeAPI || cl.Mode == modeAPIAndCM) {
+		entries, err := t.accessEntries().List(c.Context)
+		if err != nil {
+			return cl, err
+		}
+		cl.Entries = entries
+	}
+	set, err := awsAuthSet(c, t)
+	if err != nil {
+		return cl, err
+	}
+	cl.AWSAuth = set
+	cs, err := t.kubernetes(c.Context)
+	if err != nil {
+		return cl, err
+	}
+	ctx, opts := c.Context, metav1.ListOptions{}
+	crs, err := cs.RbacV1().ClusterRoles().List(ctx, opts)
+	if err != nil {
+		return cl, fmt.Errorf("read RBAC: %w", err)
+	}
+	roles, err := cs.RbacV1().Roles("").List(ctx, opts)
+	if err != nil {
+		return cl, fmt.Errorf("read RBAC: %w", err)
+	}
+	crbs, err := cs.RbacV1().ClusterRoleBindings().List(ctx, opts)
+	if err != nil {
+		return cl, fmt.Errorf("read RBAC: %w", err)
+	}
+	rbs, err := cs.RbacV1().RoleBindings("").List(ctx, opts)
+	if err != nil {
+		return cl, fmt.Errorf("read RBAC: %w", err)
+	}
+	cl.RBAC = explain.RBAC{ClusterRoles: crs.Items, Roles: roles.Items, ClusterRoleBindings: crbs.Items, RoleBindings: rbs.Items}
+	return cl, nil
+}

@@ -1,0 +1,119 @@
+package app
+
+import (
+	"strings"
+
+	"github.com/iammap/iammap/accessentry"
+	"github.com/iammap/iammap/awsauth"
+	"github.com/iammap/iammap/internal/output"
+	"github.com/iammap/iammap/mapping"
+	"github.com/urfave/cli/v2"
+)
+
+func getCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "get",
+		Usage: "list identity mappings (aws-auth and access entries) and whether each is in effect",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "arn", Aliases: []string{"principal-arn"}, Usage: "only mappings of this IAM role or user `ARN` (any case, either key)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "table, json or yaml"},
+		}, backendFlags()...),
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return badFlags("unexpected argument %q", c.Args().First())
+			}
+			return runGet(c, c.String("arn"), c.String("output"), c.String("backend"))
+		},
+	}
+}
+
+func runGet(c *cli.Context, arn, format, backendFlag string) error {
+	u := newUI(c)
+	f, err := output.ParseFormat(format)
+	if err != nil {
+		return badFlags("%v", err)
+	}
+	filter := ""
+	if arn != "" {
+		// Matching is case-insensitive, like the authenticator's.
+		if _, _, err := mapping.ParsePrincipal(strings.ToLower(arn)); err != nil {
+			return err
+		}
+		filter = mapping.PrincipalKey(arn)
+	}
+	t, err := resolveTarget(c, u)
+	if err != nil {
+		return err
+	}
+	showAWSAuth, showEntries, err := t.readBackends(backendFlag)
+	if err != nil {
+		return err
+	}
+	var rows []output.Row
+	overriding := map[string]bool{}
+	if showEntries {
+		entries, err := t.accessEntries().List(c.Context)
+		if err != nil {
+			return err
+		}
+		var kept []accessentry.Entry
+		for _, e := range entries {
+			key := mapping.PrincipalKey(e.PrincipalARN)
+			overriding[key] = true
+			if filter == "" || key == filter || strings.EqualFold(e.PrincipalARN, arn) {
+				kept = append(kept, e)
+			}
+		}
+		rows = append(rows, output.AccessEntryRows(kept)...)
+	}
+	existed := true
+	if showAWSAuth {
+		snap, err := t.loadAWSAuth(c.Context)
+		if err != nil {
+			return err
+		}
+		u.debug("aws-auth read at resourceVersion %q", snap.ResourceVersion())
+		existed = snap.Exists()
+		if !existed {
+			u.info("ConfigMap %s/%s does not exist: no identity mappings", awsauth.Namespace, awsauth.Name)
+		}
+		if t.mode() == modeAPI {
+			u.warn("cluster %s is in API mode: EKS ignores aws-auth", t.eks.Cluster.Name)
+		}
+		for _, e := range snap.Doc.Errs() {
+			u.warn("%v; EKS ignores that key too. Fix it with `kubectl edit -n kube-system configmap aws-auth`", e)
+		}
+		var kept []awsauth.Entry
+		for _, e := range snap.Doc.Entries() {
+			if filter == "" || e.Key() == filter || e.Key() == strings.ToLower(arn) {
+				kept = append(kept, e)
+			}
+		}
+		accounts := snap.Doc.Set().Accounts
+		if filter != "" {
+			accounts = nil
+		}
+		awsRows := output.Rows(kept, accounts)
+		// In API_AND_CONFIG_MAP mode an access entry wins over aws-auth.
+		for i, e := range kept {
+			if showEntries && overriding[mapping.PrincipalKey(e.ARN)] && awsRows[i].Status == string(mapping.Active) {
+				awsRows[i].Status, awsRows[i].ShadowedBy, awsRows[i].Reason = string(output.Overridden), output.AccessEntrySource, "an access entry for the same principal takes precedence"
+			}
+		}
+		rows = append(rows, awsRows...)
+	}
+	if len(rows) == 0 && f == output.Table {
+		if existed || showEntries {
+			u.info("no identity mappings found")
+		}
+		return nil
+	}
+	layout := output.AWSAuthLayout
+	switch {
+	case showEntries && showAWSAuth:
+		layout = output.CombinedLayout
+	case showEntries:
+		layout = output.AccessEntryLayout
+	}
+	return output.WriteRows(c.App.Writer, f, rows, layout)
+}

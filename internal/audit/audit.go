@@ -1,0 +1,225 @@
+// Package audit finds the mistakes already made in who can access a
+// cluster: aws-auth entries that never match or are shadowed, silently
+// mis-parsed YAML, risky mappings, content EKS ignores, groups no RBAC
+// binding mentions, and principals that no longer exist in IAM. Each finding
+// has a severity and a fix.
+package audit
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/iammap/iammap/accessentry"
+	"github.com/iammap/iammap/awsauth"
+	"github.com/iammap/iammap/internal/iamlookup"
+	"github.com/iammap/iammap/mapping"
+)
+
+// Severities, in increasing order.
+const (
+	Info    = "info"
+	Warning = "warning"
+	Error   = "error"
+)
+
+// Rank orders severities; unknown ones rank 0.
+func Rank(s string) int { return slices.Index([]string{Info, Warning, Error}, s) + 1 }
+
+// Finding is one problem.
+type Finding struct {
+	Severity string `json:"severity"`
+	Check    string `json:"check"`
+	Subject  string `json:"subject"`
+	Message  string `json:"message"`
+	Fix      string `json:"fix"`
+}
+
+// IAM is what the existence check asks.
+type IAM = iamlookup.API
+
+// Input is what the audit looks at. Nil or empty parts are not checked.
+type Input struct {
+	Mode    string // authentication mode; "" with only a kubeconfig
+	AWSAuth *awsauth.Document
+	Entries []accessentry.Entry
+	// BoundGroups are the groups some RoleBinding or ClusterRoleBinding names;
+	// nil skips the dead-group check.
+	BoundGroups map[string]bool
+	IAM         IAM
+	Account     string // the cluster's account, for the IAM check
+}
+
+// Run performs every check and returns the findings, most severe first.
+func Run(ctx context.Context, in Input) []Finding {
+	var fs []Finding
+	add := func(sev, check, subject, msg, fix string) {
+		fs = append(fs, Finding{sev, check, subject, msg, fix})
+	}
+	if d := in.AWSAuth; d != nil {
+		auditAWSAuth(ctx, in, d, add)
+	}
+	if in.BoundGroups != nil {
+		for _, g := range deadGroups(in) {
+			add(Warning, "dead-group", g.group, fmt.Sprintf("group %q (used by %s) is named by no RoleBinding or ClusterRoleBinding: it grants nothing", g.group, strings.Join(g.users, ", ")),
+				"bind the group to a role, or remove it from the mapping")
+		}
+	}
+	sort.SliceStable(fs, func(i, j int) bool {
+		if Rank(fs[i].Severity) != Rank(fs[j].Severity) {
+			return Rank(fs[i].Severity) > Rank(fs[j].Severity)
+		}
+		if fs[i].Check != fs[j].Check {
+			return fs[i].Check < fs[j].Check
+		}
+		return fs[i].Subject < fs[j].Subject
+	})
+	return fs
+}
+
+type addFunc func(sev, check, subject, msg, fix string)
+
+func auditAWSAuth(ctx context.Context, in Input, d *awsauth.Document, add addFunc) {
+	for _, err := range d.Errs() {
+		add(Error, "unparsable-key", "aws-auth", err.Error()+"; EKS ignores the whole key", "fix the YAML with `kubectl edit -n kube-system configmap aws-auth`")
+	}
+	for key, v := range d.Data() {
+		if t := strings.TrimSpace(v); t == "''" || t == `""` {
+			add(Warning, "empty-quoted-value", "aws-auth data."+key, fmt.Sprintf("data.%s is %s, which some aws-iam-authenticator versions fail to parse", key, t), "remove the key, or write an empty value")
+		}
+	}
+	set := d.Set()
+	entries := d.Entries()
+	if in.Mode == "API" && len(entries)+len(set.Accounts) > 0 {
+		add(Warning, "ignored-in-api-mode", "aws-auth", fmt.Sprintf("aws-auth has %d mappings but the cluster is in API mode: EKS ignores all of them", len(entries)+len(set.Accounts)),
+			"move what is still needed to access entries (`iammap migrate`), then delete aws-auth")
+	}
+	if in.Mode == "API" {
+		return // nothing in aws-auth has an effect; one finding says so
+	}
+	byKey := map[string][]awsauth.Entry{}
+	for _, e := range entries {
+		byKey[e.Key()] = append(byKey[e.Key()], e)
+		subject := e.Ref.String() + " " + e.Display()
+		if e.ARN != "" {
+			if strings.Contains(e.ARN, ":assumed-role/") {
+				p, _, _ := mapping.ParsePrincipal(e.ARN)
+				add(Error, "assumed-role-arn", subject, "an STS assumed-role session ARN never matches: callers are canonicalised to their role", "map "+p.ARN+" instead")
+			} else if e.Status.State == mapping.NeverMatches {
+				add(Error, "never-matches", subject, e.Status.Reason, "re-create the entry with iammap create, which stores the matching ARN")
+			}
+		}
+		for _, g := range e.Groups {
+			if strings.Contains(g, " - ") {
+				add(Error, "misindented-groups", subject, fmt.Sprintf("group %q is a list item indented one space too far, read as part of the previous group", g), "align the '-' of every group")
+			}
+		}
+		for _, s := range append([]string{e.Username}, e.Groups...) {
+			for _, w := range mapping.TemplateWarnings(s) {
+				add(Warning, "unknown-placeholder", subject, w, "use {{AccountID}}, {{SessionName}}, {{SessionNameRaw}}, {{AccessKeyID}} or {{EC2PrivateDNSName}}")
+			}
+		}
+		if e.Source == mapping.MapUsers && slices.Contains(e.Groups, "system:masters") && strings.Contains(e.ARN, ":user/") {
+			add(Warning, "user-in-system-masters", subject, "a long-lived IAM user is cluster-admin (system:masters cannot be limited by RBAC)", "map a role with short-lived credentials instead, or a narrower group")
+		}
+	}
+	for key, group := range byKey {
+		if len(group) < 2 {
+			continue
+		}
+		var refs []string
+		winner := ""
+		cases := map[string]bool{}
+		for _, e := range group {
+			refs = append(refs, e.Ref.String())
+			cases[e.ARN] = true
+			if e.Status.State == mapping.Active {
+				winner = e.Ref.String()
+			}
+		}
+		add(Warning, "duplicate", group[0].Display(), fmt.Sprintf("%d entries map this principal (%s); %s wins, the others do nothing", len(group), strings.Join(refs, ", "), orNone(winner)), "keep one entry")
+		if len(cases) > 1 {
+			add(Warning, "case-variant-duplicate", key, fmt.Sprintf("the same principal is written in different letter cases (%d spellings); EKS compares ARNs case-insensitively", len(cases)), "keep one entry")
+		}
+	}
+	for _, a := range set.Accounts {
+		add(Warning, "map-accounts", "mapAccounts "+a, "every principal of account "+a+" can authenticate (as its ARN, with no groups)", "map the principals that need access instead")
+	}
+	if in.Mode == "API_AND_CONFIG_MAP" {
+		for _, e := range entries {
+			for _, ae := range in.Entries {
+				if mapping.PrincipalKey(ae.PrincipalARN) == e.Key() && e.Status.State == mapping.Active {
+					add(Info, "overridden-by-access-entry", e.Ref.String()+" "+e.Display(), "an access entry for the same principal takes precedence; this aws-auth entry does nothing", "delete it from aws-auth")
+				}
+			}
+		}
+	}
+	if in.IAM != nil {
+		checked := map[string]bool{}
+		for _, e := range entries {
+			if e.ARN == "" || e.Status.State == mapping.NeverMatches || checked[e.Key()] {
+				continue
+			}
+			checked[e.Key()] = true
+			p, _, err := mapping.ParsePrincipal(e.ARN)
+			if err != nil {
+				continue
+			}
+			subject := e.Ref.String() + " " + e.Display()
+			if p.Account != in.Account {
+				add(Info, "unverifiable-principal", subject, "principal of another account ("+p.Account+"): its existence cannot be checked from this one", "check it in account "+p.Account)
+				continue
+			}
+			if _, err := iamlookup.ARN(ctx, in.IAM, p); iamlookup.Missing(err) {
+				add(Error, "missing-principal", subject, fmt.Sprintf("%s %s does not exist in IAM; if it is re-created, it inherits this mapping", p.Kind, p.Name), "delete the mapping")
+			}
+		}
+	}
+}
+
+type deadGroup struct {
+	group string
+	users []string
+}
+
+// deadGroups lists non-system groups that mappings hand out but RBAC never names.
+func deadGroups(in Input) []deadGroup {
+	users := map[string][]string{}
+	note := func(g, who string) {
+		// A mis-indented list is reported as such, not as a dead group.
+		if !strings.HasPrefix(g, "system:") && !strings.HasPrefix(g, "eks:") && !strings.Contains(g, " - ") && !in.BoundGroups[g] {
+			users[g] = append(users[g], who)
+		}
+	}
+	if in.AWSAuth != nil && in.Mode != "API" {
+		for _, e := range in.AWSAuth.Entries() {
+			if e.Status.State == mapping.Active {
+				for _, g := range e.Groups {
+					note(g, e.Ref.String())
+				}
+			}
+		}
+	}
+	if in.Mode == "API" || in.Mode == "API_AND_CONFIG_MAP" {
+		for _, e := range in.Entries {
+			for _, g := range e.Groups {
+				note(g, "access entry "+e.PrincipalARN)
+			}
+		}
+	}
+	var out []deadGroup
+	for g, u := range users {
+		out = append(out, deadGroup{g, u})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].group < out[j].group })
+	return out
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}

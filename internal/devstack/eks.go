@@ -1,0 +1,127 @@
+package devstack
+
+import (
+	"encoding/base64"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/iammap/iammap/internal/devstack/authwebhook"
+	"github.com/iammap/iammap/internal/devstack/eksemu"
+	"github.com/iammap/iammap/internal/devstack/iamemu"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// DefaultClusterName is the local EKS cluster's name.
+const DefaultClusterName = "iammap-local"
+
+// serve starts an HTTP server for h on a free loopback port.
+func (c *Cluster) serve(h http.Handler) (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	c.servers = append(c.servers, srv)
+	go srv.Serve(l) //nolint:errcheck // ends with Close in Stop
+	return "http://" + l.Addr().String(), nil
+}
+
+// startEKS starts the emulator and the webhooks and returns the API server
+// flags that use them.
+func (c *Cluster) startEKS(o EKSOptions, apiserverURL string) ([]string, error) {
+	if o.ClusterName == "" {
+		o.ClusterName = DefaultClusterName
+	}
+	c.ClusterName, c.Principals = o.ClusterName, o.Principals
+	c.Region = o.Emulator.Region
+	if c.Region == "" {
+		c.Region = "us-west-2"
+		o.Emulator.Region = c.Region
+	}
+	c.Emulator = eksemu.New(o.Emulator)
+	endpoint, err := c.serve(c.Emulator)
+	if err != nil {
+		return nil, err
+	}
+	c.EKSEndpoint = endpoint
+	iamARNs := append([]string{}, o.IAMPrincipals...)
+	for _, p := range o.Principals {
+		iamARNs = append(iamARNs, p.ARN)
+	}
+	iam, err := iamemu.New(iamARNs...)
+	if err != nil {
+		return nil, err
+	}
+	if c.IAMEndpoint, err = c.serve(iam); err != nil {
+		return nil, err
+	}
+	logFile, err := os.OpenFile(filepath.Join(c.Dir, "webhook.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	c.webhook = &authwebhook.Handler{Cluster: o.ClusterName, Principals: o.Principals, EKS: c.Emulator, CreatorARN: o.CreatorARN, Log: log.New(logFile, "", log.LstdFlags)}
+	hook, err := c.serve(c.webhook)
+	if err != nil {
+		return nil, err
+	}
+	authn := filepath.Join(c.Dir, "authn-webhook.kubeconfig")
+	authz := filepath.Join(c.Dir, "authz-webhook.kubeconfig")
+	if err := writeWebhookConfig(authn, hook+"/authenticate"); err != nil {
+		return nil, err
+	}
+	if err := writeWebhookConfig(authz, hook+"/authorize"); err != nil {
+		return nil, err
+	}
+	return []string{
+		// Access policies are consulted before RBAC, as on EKS.
+		"--authorization-mode=Webhook,RBAC",
+		"--authorization-webhook-config-file=" + authz,
+		"--authorization-webhook-version=v1",
+		"--authorization-webhook-cache-authorized-ttl=0s",
+		"--authorization-webhook-cache-unauthorized-ttl=0s",
+		"--authentication-token-webhook-config-file=" + authn,
+		"--authentication-token-webhook-version=v1",
+		"--authentication-token-webhook-cache-ttl=0s",
+	}, nil
+}
+
+// registerCluster tells the emulator about the running API server.
+func (c *Cluster) registerCluster(o EKSOptions) error {
+	ca, err := os.ReadFile(c.CAFile)
+	if err != nil {
+		return err
+	}
+	cs, err := kubernetes.NewForConfig(c.RESTConfig(c.Admin))
+	if err != nil {
+		return err
+	}
+	c.webhook.SetConfigMaps(cs.CoreV1().ConfigMaps("kube-system"))
+	mode := o.AuthMode
+	if mode == "" {
+		mode = eksemu.ModeAPIAndConfigMap
+	}
+	c.Emulator.AddCluster(eksemu.ClusterSpec{
+		Name: c.ClusterName, Endpoint: c.Server, CAData: base64.StdEncoding.EncodeToString(ca),
+		AuthMode: mode, CreatorARN: o.CreatorARN,
+	})
+	return nil
+}
+
+func writeWebhookConfig(path, url string) error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["webhook"] = &clientcmdapi.Cluster{Server: url}
+	cfg.AuthInfos["apiserver"] = &clientcmdapi.AuthInfo{}
+	cfg.Contexts["webhook"] = &clientcmdapi.Context{Cluster: "webhook", AuthInfo: "apiserver"}
+	cfg.CurrentContext = "webhook"
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

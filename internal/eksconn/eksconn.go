@@ -1,0 +1,160 @@
+// Package eksconn connects to an EKS cluster by name: AWS configuration from
+// the standard chain (--region, --profile, AWS_* variables, including
+// AWS_ENDPOINT_URL_EKS), DescribeCluster for the endpoint, CA and
+// authentication mode, and a Kubernetes client authenticated with a token
+// made in process exactly as `aws eks get-token` makes it.
+package eksconn
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/iammap/iammap/accessentry"
+	"github.com/iammap/iammap/internal/ekstoken"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+)
+
+// Errors a caller may want to tell apart.
+var (
+	ErrClusterNotFound = errors.New("cluster not found")
+	ErrClusterNotReady = errors.New("cluster is not ready")
+	ErrNoRegion        = errors.New("no AWS region")
+)
+
+// Options select the cluster and the AWS configuration.
+type Options struct {
+	Cluster, Region, Profile string
+	// EndpointURL overrides the EKS endpoint (as aws --endpoint-url does).
+	EndpointURL string
+}
+
+// Cluster is what iammap needs from DescribeCluster.
+type Cluster struct {
+	Name, ARN, Status, Endpoint, AuthMode string
+	Partition, Region, Account            string
+	CAData                                []byte
+}
+
+// Conn is a connection to one EKS cluster.
+type Conn struct {
+	AWS     aws.Config
+	EKS     *eks.Client
+	STS     *sts.Client
+	Cluster Cluster
+}
+
+// LoadAWSConfig loads the standard AWS configuration with a retryer suited to
+// bursts of parallel calls: more attempts, and no client-side retry quota,
+// which would otherwise turn a throttled burst into failures.
+func LoadAWSConfig(ctx context.Context, region, profile string) (aws.Config, error) {
+	var opts []func(*config.LoadOptions) error
+	if region != "" {
+		opts = append(opts, config.WithRegion(region))
+	}
+	if profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(profile))
+	}
+	opts = append(opts, config.WithRetryer(func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = 10
+			o.RateLimiter = ratelimit.None
+		})
+	}))
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return aws.Config{}, fmt.Errorf("%w: pass --region or set AWS_REGION", ErrNoRegion)
+	}
+	return cfg, nil
+}
+
+// Connect describes the cluster and refuses one that is not ACTIVE or UPDATING.
+func Connect(ctx context.Context, opts Options) (*Conn, error) {
+	cfg, err := LoadAWSConfig(ctx, opts.Region, opts.Profile)
+	if err != nil {
+		return nil, err
+	}
+	client := eks.NewFromConfig(cfg, func(o *eks.Options) {
+		if opts.EndpointURL != "" {
+			o.BaseEndpoint = aws.String(opts.EndpointURL)
+		}
+	})
+	c := &Conn{AWS: cfg, EKS: client, STS: sts.NewFromConfig(cfg)}
+	c.Cluster, err = Describe(ctx, client, opts.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Describe reads a cluster and checks it can be used.
+func Describe(ctx context.Context, api accessentry.API, name string) (Cluster, error) {
+	out, err := api.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(name)})
+	if accessentry.IsAPIError(err, "ResourceNotFoundException") {
+		return Cluster{}, fmt.Errorf("%w: %s (EKS: %v)", ErrClusterNotFound, name, err)
+	}
+	if err != nil {
+		return Cluster{}, fmt.Errorf("describe cluster %s: %w", name, err)
+	}
+	cl := out.Cluster
+	c := Cluster{Name: aws.ToString(cl.Name), ARN: aws.ToString(cl.Arn), Status: string(cl.Status), Endpoint: aws.ToString(cl.Endpoint)}
+	if cl.AccessConfig != nil {
+		c.AuthMode = string(cl.AccessConfig.AuthenticationMode)
+	}
+	if c.AuthMode == "" {
+		c.AuthMode = "CONFIG_MAP" // clusters older than access entries report none
+	}
+	if f := strings.SplitN(c.ARN, ":", 6); len(f) == 6 {
+		c.Partition, c.Region, c.Account = f[1], f[3], f[4]
+	}
+	if cl.CertificateAuthority != nil {
+		c.CAData, err = base64.StdEncoding.DecodeString(aws.ToString(cl.CertificateAuthority.Data))
+		if err != nil {
+			return Cluster{}, fmt.Errorf("cluster %s: certificate authority data: %w", name, err)
+		}
+	}
+	if c.Status != "ACTIVE" && c.Status != "UPDATING" {
+		return c, fmt.Errorf("%w: %s is %s", ErrClusterNotReady, name, c.Status)
+	}
+	return c, nil
+}
+
+// Token makes a bearer token for the cluster from the AWS credentials.
+func (c *Conn) Token(ctx context.Context) (ekstoken.Token, error) {
+	return ekstoken.Generate(ctx, c.STS, c.Cluster.Name)
+}
+
+// Kubernetes returns a client for the cluster's API server, authenticated as
+// the AWS identity. The token lasts 15 minutes, longer than any one command.
+func (c *Conn) Kubernetes(ctx context.Context) (*kubernetes.Clientset, *rest.Config, error) {
+	tok, err := c.Token(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := &rest.Config{
+		Host: c.Cluster.Endpoint, BearerToken: tok.Value, UserAgent: "iammap",
+		TLSClientConfig: rest.TLSClientConfig{CAData: c.Cluster.CAData},
+		Timeout:         30 * time.Second,
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create Kubernetes client for %s: %w", c.Cluster.Name, err)
+	}
+	return cs, cfg, nil
+}
+
+// NewSTS returns the STS client tokens are signed with.
+func NewSTS(cfg aws.Config) *sts.Client { return sts.NewFromConfig(cfg) }

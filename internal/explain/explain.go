@@ -1,0 +1,231 @@
+// Package explain answers "what can this IAM identity do in this cluster,
+// and why?" the way EKS and the API server decide it: which mapping matches
+// (access entry first, else aws-auth, by the authentication mode), the
+// username and groups after templating, then what system:masters, the
+// associated access policies and the RBAC bindings of the username and
+// groups allow.
+//
+// The local stack's authenticating webhook uses [Cluster.Identify] too, so
+// explain and the real API server share one resolution.
+package explain
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/iammap/iammap/accessentry"
+	"github.com/iammap/iammap/internal/accesspolicy"
+	"github.com/iammap/iammap/mapping"
+	rbacv1 "k8s.io/api/rbac/v1"
+)
+
+// Cluster is what decides access: the mappings, by mode, and RBAC.
+type Cluster struct {
+	// Mode is the authentication mode; "" means aws-auth only.
+	Mode    string
+	AWSAuth mapping.Set
+	Entries []accessentry.Entry
+	// CreatorARN is admin in CONFIG_MAP mode without appearing anywhere ("" if unknown).
+	CreatorARN string
+	RBAC       RBAC
+}
+
+// Identity is what a caller is mapped to.
+type Identity struct {
+	Mapped   bool                     `json:"mapped"`
+	Via      string                   `json:"via"`
+	Username string                   `json:"username,omitempty"`
+	Groups   []string                 `json:"groups,omitempty"`
+	Policies []accessentry.PolicySpec `json:"accessPolicies,omitempty"`
+}
+
+// Identify maps a caller with EKS's precedence. principalARN is the caller's
+// IAM ARN (a role may carry its path); caller holds the canonical ARN and
+// what templates need.
+func (c Cluster) Identify(principalARN string, caller mapping.Caller) Identity {
+	k := mapping.PrincipalKey(principalARN)
+	if c.Mode == "API" || c.Mode == "API_AND_CONFIG_MAP" {
+		for _, e := range c.Entries {
+			if mapping.PrincipalKey(e.PrincipalARN) == k {
+				return Identity{Mapped: true, Via: "access entry " + e.PrincipalARN, Username: mapping.Render(e.Username, caller), Groups: slices.Clone(e.Groups), Policies: e.Policies}
+			}
+		}
+	}
+	if c.Mode == "API" {
+		return Identity{Via: "no access entry, and aws-auth is ignored in API mode"}
+	}
+	if c.CreatorARN != "" && c.Mode == "CONFIG_MAP" && mapping.PrincipalKey(c.CreatorARN) == k {
+		return Identity{Mapped: true, Via: "cluster creator", Username: "kubernetes-admin", Groups: []string{"system:masters"}}
+	}
+	r, ok := c.AWSAuth.Resolve(caller)
+	if !ok {
+		return Identity{Via: "no access entry and no aws-auth mapping"}
+	}
+	via := "aws-auth mapAccounts " + r.Account
+	if r.Ref != nil {
+		via = "aws-auth " + r.Ref.String()
+	}
+	return Identity{Mapped: true, Via: via, Username: r.Username, Groups: r.Groups}
+}
+
+// RBAC is the cluster's roles and bindings.
+type RBAC struct {
+	ClusterRoles        []rbacv1.ClusterRole
+	Roles               []rbacv1.Role
+	ClusterRoleBindings []rbacv1.ClusterRoleBinding
+	RoleBindings        []rbacv1.RoleBinding
+}
+
+// Grant is a set of rules someone holds, where, and through what.
+type Grant struct {
+	Rules     []rbacv1.PolicyRule
+	Namespace string // "" for cluster-wide
+	Via       string
+}
+
+func subjectMatches(s rbacv1.Subject, user string, groups []string) bool {
+	switch s.Kind {
+	case rbacv1.UserKind:
+		return s.Name == user
+	case rbacv1.GroupKind:
+		return slices.Contains(groups, s.Name)
+	}
+	return false
+}
+
+// Grants lists the RBAC grants of a user with groups.
+func (r RBAC) Grants(user string, groups []string) []Grant {
+	clusterRole := func(name string) []rbacv1.PolicyRule {
+		for _, cr := range r.ClusterRoles {
+			if cr.Name == name {
+				return cr.Rules
+			}
+		}
+		return nil
+	}
+	var out []Grant
+	for _, b := range r.ClusterRoleBindings {
+		if slices.ContainsFunc(b.Subjects, func(s rbacv1.Subject) bool { return subjectMatches(s, user, groups) }) {
+			out = append(out, Grant{Rules: clusterRole(b.RoleRef.Name), Via: "ClusterRoleBinding " + b.Name + " -> ClusterRole " + b.RoleRef.Name})
+		}
+	}
+	for _, b := range r.RoleBindings {
+		if !slices.ContainsFunc(b.Subjects, func(s rbacv1.Subject) bool { return subjectMatches(s, user, groups) }) {
+			continue
+		}
+		var rules []rbacv1.PolicyRule
+		if b.RoleRef.Kind == "ClusterRole" {
+			rules = clusterRole(b.RoleRef.Name)
+		} else {
+			for _, role := range r.Roles {
+				if role.Namespace == b.Namespace && role.Name == b.RoleRef.Name {
+					rules = role.Rules
+				}
+			}
+		}
+		out = append(out, Grant{Rules: rules, Namespace: b.Namespace, Via: fmt.Sprintf("RoleBinding %s/%s -> %s %s", b.Namespace, b.Name, b.RoleRef.Kind, b.RoleRef.Name)})
+	}
+	return out
+}
+
+// Decision is a yes or no with its reason.
+type Decision struct {
+	Allowed bool   `json:"allowed"`
+	Status  int    `json:"status"` // what the API server would answer: 200, 403 or 401
+	Reason  string `json:"reason"`
+}
+
+// Groups the API server gives every authenticated user on top of its own.
+func effectiveGroups(id Identity) []string {
+	return append(slices.Clone(id.Groups), "system:authenticated")
+}
+
+// Decide answers whether the identity may make the request.
+func (c Cluster) Decide(id Identity, req accesspolicy.Request) Decision {
+	if !id.Mapped {
+		return Decision{Status: 401, Reason: "not mapped (" + id.Via + "): the API server answers 401 Unauthorized"}
+	}
+	groups := effectiveGroups(id)
+	if slices.Contains(groups, "system:masters") {
+		return Decision{Allowed: true, Status: 200, Reason: "group system:masters (" + id.Via + ")"}
+	}
+	if ok, why := PoliciesAllow(id.Policies, req); ok {
+		return Decision{Allowed: true, Status: 200, Reason: why}
+	}
+	for _, g := range c.RBAC.Grants(id.Username, groups) {
+		if g.Namespace != "" && (!req.ResourceRequest || g.Namespace != req.Namespace) {
+			continue
+		}
+		if accesspolicy.Allowed(g.Rules, req) {
+			return Decision{Allowed: true, Status: 200, Reason: g.Via}
+		}
+	}
+	return Decision{Status: 403, Reason: fmt.Sprintf("no access policy and no RBAC binding of user %q or groups [%s] allows it", id.Username, strings.Join(groups, ","))}
+}
+
+// PoliciesAllow reports whether one of the associated access policies, at
+// its scope, allows req, and which.
+func PoliciesAllow(policies []accessentry.PolicySpec, req accesspolicy.Request) (bool, string) {
+	for _, p := range policies {
+		if accesspolicy.Allows(accessentry.PolicyName(p.ARN), p.Namespaces, req) {
+			return true, fmt.Sprintf("access policy %s (%s)", accessentry.PolicyName(p.ARN), p.Scope())
+		}
+	}
+	return false, ""
+}
+
+// Verbs in a summary, in kubectl's order.
+var Verbs = []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"}
+
+// Row is one resource of a permission summary.
+type Row struct {
+	Resource string            `json:"resource"` // resource[.group]
+	Allowed  map[string]string `json:"allowed"`  // verb -> why
+}
+
+// Resource is an API resource to summarise.
+type Resource struct {
+	Group, Resource string
+	Namespaced      bool
+}
+
+// Name renders resource[.group].
+func (r Resource) Name() string {
+	if r.Group == "" {
+		return r.Resource
+	}
+	return r.Resource + "." + r.Group
+}
+
+// Summarise lists, per resource, the verbs the identity may use in
+// namespace ("" for cluster-wide requests), like kubectl rolesum.
+func (c Cluster) Summarise(id Identity, namespace string, resources []Resource) []Row {
+	var rows []Row
+	for _, res := range resources {
+		ns := namespace
+		if !res.Namespaced {
+			ns = ""
+		}
+		row := Row{Resource: res.Name(), Allowed: map[string]string{}}
+		for _, v := range Verbs {
+			d := c.Decide(id, accesspolicy.Request{ResourceRequest: true, Verb: v, APIGroup: res.Group, Resource: res.Resource, Namespace: ns})
+			if d.Allowed {
+				row.Allowed[v] = d.Reason
+			}
+		}
+		rows = append(rows, row)
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return len(rows[i].Allowed) > len(rows[j].Allowed) })
+	return rows
+}
+
+// ParseResource reads "pods", "pods/log" or "deployments.apps".
+func ParseResource(s string) (group, resource, subresource string) {
+	resource, subresource, _ = strings.Cut(s, "/")
+	if i := strings.Index(resource, "."); i >= 0 {
+		resource, group = resource[:i], resource[i+1:]
+	}
+	return group, resource, subresource
+}
