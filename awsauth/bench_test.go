@@ -63,3 +63,7 @@ func BenchmarkAddTo5000(b *testing.B) {
 		_ = d.Data()
 	}
 }
+
+// BenchSet lets the external get benchmark use the same 5,000 mappings; it
+// has to be an external test package because internal/output imports awsauth.
+var BenchSet = benchSet
