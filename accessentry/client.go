@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/aws/smithy-go"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/iammap/iammap/mapping"
 )
 
 // ErrNotFound: the access entry does not exist.
@@ -22,16 +24,9 @@ var ErrNotFound = errors.New("no such access entry")
 // rate limits; the SDK's retryer absorbs throttling.
 const DefaultConcurrency = 32
 
-// Entry is an access entry with its associated policies.
-type Entry struct {
-	PrincipalARN string            `json:"principalArn"`
-	Type         string            `json:"type"`
-	Username     string            `json:"username"`
-	Groups       []string          `json:"kubernetesGroups"`
-	Tags         map[string]string `json:"tags,omitempty"`
-	Policies     []PolicySpec      `json:"accessPolicies"`
-	ARN          string            `json:"accessEntryArn"`
-}
+// Entry is an access entry with its associated policies; the type lives in
+// package mapping with the rest of the access model.
+type Entry = mapping.AccessEntry
 
 // Client manages the access entries of one cluster.
 type Client struct {

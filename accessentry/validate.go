@@ -25,22 +25,12 @@ type Spec struct {
 	Policies     []PolicySpec
 }
 
-// PolicySpec is one access policy association; no namespaces means cluster scope.
-type PolicySpec struct {
-	ARN        string
-	Namespaces []string
-}
-
-// Scope renders the association's scope as the CLI takes it.
-func (p PolicySpec) Scope() string {
-	if len(p.Namespaces) == 0 {
-		return "cluster"
-	}
-	return "namespace=" + strings.Join(p.Namespaces, ",")
-}
+// PolicySpec is one access policy association; no namespaces means cluster
+// scope.
+type PolicySpec = mapping.AccessPolicy
 
 // PolicyName is the last segment of a policy ARN.
-func PolicyName(arn string) string { return arn[strings.LastIndex(arn, "/")+1:] }
+func PolicyName(arn string) string { return mapping.PolicyName(arn) }
 
 var reservedUsernamePrefixes = []string{"system:", "eks:", "aws:", "amazon:", "iam:"}
 

@@ -18,6 +18,18 @@
 // tells for each entry whether it is in effect or shadowed, which is the
 // question eksctl never answers.
 //
+// # Access model
+//
+// [Access] is everything that decides who gets into one cluster: its
+// authentication [Mode], aws-auth as a [Set], its [AccessEntry] list with
+// their [AccessPolicy] associations, and the cluster creator where known.
+// [Access.Identify] answers "who does this caller become?" with EKS's
+// precedence — an access entry first where the mode reads them, aws-auth
+// where the mode reads it — and is the only code that weighs the two
+// mechanisms: the lockout guard, explain, audit, get's STATUS column and the
+// dev stack's authenticating webhook all ask it. A change of EKS's
+// precedence is made there and nowhere else.
+//
 // The package imports no Kubernetes or AWS client; awsauth and accessentry
 // build on it.
 package mapping

@@ -56,7 +56,7 @@ func applyCommand() *cli.Command {
 // clusterPlan is the plan for one cluster, as printed and as JSON.
 type clusterPlan struct {
 	Cluster       string               `json:"cluster"`
-	AuthMode      string               `json:"authenticationMode,omitempty"`
+	AuthMode      mapping.Mode         `json:"authenticationMode,omitempty"`
 	AWSAuth       *awsAuthPlanJSON     `json:"awsAuth,omitempty"`
 	AccessEntries []accessentry.Action `json:"accessEntries,omitempty"`
 	Notes         []string             `json:"notes,omitempty"`
@@ -251,7 +251,7 @@ func printPlans(w io.Writer, format string, plans []clusterPlan, applied bool) e
 	for _, p := range plans {
 		mode := ""
 		if p.AuthMode != "" {
-			mode = " (" + p.AuthMode + ")"
+			mode = " (" + string(p.AuthMode) + ")"
 		}
 		fmt.Fprintf(w, "cluster %s%s: %d change(s) %s\n", p.Cluster, mode, p.changes(), verb)
 		for _, n := range p.Notes {

@@ -46,7 +46,7 @@ func runAudit(c *cli.Context) error {
 	}
 	in.AWSAuth = snap.Doc
 	if t.eks != nil {
-		if in.Mode != modeConfigMap {
+		if in.Mode.UsesAccessEntries() {
 			if in.Entries, err = t.accessEntries().List(c.Context); err != nil {
 				return err
 			}

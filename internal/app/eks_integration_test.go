@@ -258,9 +258,7 @@ func TestIntegrationAuthModeIsOneWay(t *testing.T) {
 }
 
 func TestIntegrationAWSCLISeesWhatIammapWroteAndViceVersa(t *testing.T) {
-	if _, err := exec.LookPath("aws"); err != nil {
-		t.Skip("the AWS CLI is not installed: the cross-check with an independent client is skipped (install awscli to run it)")
-	}
+	stacktest.RequireAWSCLI(t)
 	awsAuthLock.Lock()
 	defer awsAuthLock.Unlock()
 	env := resetIdentities(t)

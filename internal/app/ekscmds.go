@@ -3,13 +3,13 @@ package app
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"text/tabwriter"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/iammap/iammap/accessentry"
 	"github.com/iammap/iammap/internal/eksconn"
+	"github.com/iammap/iammap/mapping"
 	"github.com/urfave/cli/v2"
 )
 
@@ -20,8 +20,6 @@ func eksTarget(c *cli.Context, u *ui) (*target, error) {
 	}
 	return resolveTarget(c, u)
 }
-
-var modeOrder = []string{modeConfigMap, modeAPIAndCM, modeAPI}
 
 func authModeCommand() *cli.Command {
 	return &cli.Command{
@@ -35,8 +33,8 @@ func authModeCommand() *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			u := newUI(c)
-			want := c.String("set")
-			if want != "" && !slices.Contains(modeOrder, want) {
+			want := mapping.Mode(c.String("set"))
+			if _, err := mapping.ParseMode(string(want)); want != "" && err != nil {
 				return badFlags("unknown authentication mode %q: use API_AND_CONFIG_MAP or API", want)
 			}
 			t, err := eksTarget(c, u)
@@ -48,15 +46,16 @@ func authModeCommand() *cli.Command {
 				fmt.Fprintln(c.App.Writer, cl.AuthMode)
 				return nil
 			}
-			from, to := slices.Index(modeOrder, cl.AuthMode), slices.Index(modeOrder, want)
+			from := t.mode()
+			next, _ := from.Next()
 			switch {
-			case to == from:
+			case want == from:
 				u.info("cluster %s is already in %s mode; nothing changed", cl.Name, want)
 				return nil
-			case to < from:
+			case !from.CanMoveTo(want):
 				return withHint(fmt.Errorf("cluster %s cannot move from %s back to %s: EKS authentication mode changes are one way", cl.Name, cl.AuthMode, want), "nothing was changed")
-			case to > from+1:
-				return withHint(fmt.Errorf("cluster %s must pass through %s before %s", cl.Name, modeOrder[from+1], want), "run with --set "+modeOrder[from+1]+" first")
+			case want != next:
+				return withHint(fmt.Errorf("cluster %s must pass through %s before %s", cl.Name, next, want), "run with --set "+string(next)+" first")
 			}
 			if err := modeSwitch(c, t, want); err != nil {
 				return err

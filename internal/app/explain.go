@@ -193,8 +193,8 @@ func orDash(s string) string {
 
 // loadExplainCluster reads what decides access: mappings and RBAC.
 func loadExplainCluster(c *cli.Context, t *target) (explain.Cluster, error) {
-	cl := explain.Cluster{Mode: t.mode()}
-	if t.eks != nil && (cl.Mode == modeAPI || cl.Mode == modeAPIAndCM) {
+	cl := explain.Cluster{Access: mapping.Access{Mode: t.mode()}}
+	if t.eks != nil && cl.Mode.UsesAccessEntries() {
 		entries, err := t.accessEntries().List(c.Context)
 		if err != nil {
 			return cl, err

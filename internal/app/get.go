@@ -50,16 +50,17 @@ func runGet(c *cli.Context, arn, format, backendFlag string) error {
 		return err
 	}
 	var rows []output.Row
-	overriding := map[string]bool{}
+	// access weighs what is listed the way EKS does, for the STATUS column.
+	access := mapping.Access{Mode: t.mode()}
 	if showEntries {
 		entries, err := t.accessEntries().List(c.Context)
 		if err != nil {
 			return err
 		}
+		access.Entries = entries
 		var kept []accessentry.Entry
 		for _, e := range entries {
 			key := mapping.PrincipalKey(e.PrincipalARN)
-			overriding[key] = true
 			if filter == "" || key == filter || strings.EqualFold(e.PrincipalARN, arn) {
 				kept = append(kept, e)
 			}
@@ -94,9 +95,11 @@ func runGet(c *cli.Context, arn, format, backendFlag string) error {
 			accounts = nil
 		}
 		awsRows := output.Rows(kept, accounts)
-		// In API_AND_CONFIG_MAP mode an access entry wins over aws-auth.
 		for i, e := range kept {
-			if showEntries && overriding[mapping.PrincipalKey(e.ARN)] && awsRows[i].Status == string(mapping.Active) {
+			if e.ARN == "" || awsRows[i].Status != string(mapping.Active) {
+				continue
+			}
+			if _, overridden := access.Overrides(e.ARN); overridden {
 				awsRows[i].Status, awsRows[i].ShadowedBy, awsRows[i].Reason = string(output.Overridden), output.AccessEntrySource, "an access entry for the same principal takes precedence"
 			}
 		}

@@ -17,7 +17,7 @@ func forceFlag() cli.Flag {
 // access entries, and who the caller is. Entries are listed only where EKS
 // uses them.
 type lockout struct {
-	mode    string
+	mode    mapping.Mode
 	entries []accessentry.Entry
 	caller  string
 	force   bool
@@ -33,7 +33,7 @@ func newLockout(c *cli.Context, t *target) (*lockout, error) {
 // every entry. nil touched reads them all.
 func lockoutFor(c *cli.Context, t *target, touched []string) (*lockout, error) {
 	l := &lockout{mode: t.mode(), caller: callerKey(c, t), force: flagBool(c, "force")}
-	if t.eks == nil || (l.mode != modeAPI && l.mode != modeAPIAndCM) {
+	if t.eks == nil || !l.mode.UsesAccessEntries() {
 		return l, nil
 	}
 	var err error
@@ -53,7 +53,7 @@ func lockoutFor(c *cli.Context, t *target, touched []string) (*lockout, error) {
 	return l, err
 }
 
-func (l *lockout) state(set mapping.Set, entries []accessentry.Entry, mode string) guard.State {
+func (l *lockout) state(set mapping.Set, entries []accessentry.Entry, mode mapping.Mode) guard.State {
 	return guard.State{Mode: mode, AWSAuth: set, Entries: entries}
 }
 
@@ -126,7 +126,7 @@ func awsAuthSet(c *cli.Context, t *target) (mapping.Set, error) {
 }
 
 // modeSwitch refuses a move to API that would lock out, unless --force.
-func modeSwitch(c *cli.Context, t *target, to string) error {
+func modeSwitch(c *cli.Context, t *target, to mapping.Mode) error {
 	if to != modeAPI {
 		return nil
 	}

@@ -70,6 +70,7 @@ func TestIntegrationGuardsRefuseLockouts(t *testing.T) {
 }
 
 func TestIntegrationGuardRefusesSwitchingToAPIWhenItLocksOut(t *testing.T) {
+	stacktest.RequireIntegration(t)
 	ops := authwebhook.NewPrincipal("ops", "arn:aws:iam::111122223333:user/ops")
 	creator := authwebhook.NewPrincipal("creator", "arn:aws:iam::111122223333:user/creator")
 	c, err := devstack.Start(context.Background(), devstack.Options{BinDir: stacktest.BinDir(), Dir: t.TempDir(), EKS: &devstack.EKSOptions{

@@ -16,6 +16,7 @@ import (
 	"github.com/iammap/iammap/accessentry"
 	"github.com/iammap/iammap/awsauth"
 	"github.com/iammap/iammap/internal/migrate"
+	"github.com/iammap/iammap/mapping"
 	"github.com/urfave/cli/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsyaml "sigs.k8s.io/yaml"
@@ -29,7 +30,7 @@ func migrateCommand() *cli.Command {
 			"With --approve: moves a CONFIG_MAP cluster to API_AND_CONFIG_MAP, creates the access entries, and with\n" +
 			"--target-authentication-mode API switches to API only when nothing was skipped, after saving aws-auth to a file.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "target-authentication-mode", Value: modeAPIAndCM, Usage: "API_AND_CONFIG_MAP (keep aws-auth as a fallback) or API (aws-auth is then ignored)"},
+			&cli.StringFlag{Name: "target-authentication-mode", Value: string(modeAPIAndCM), Usage: "API_AND_CONFIG_MAP (keep aws-auth as a fallback) or API (aws-auth is then ignored)"},
 			&cli.BoolFlag{Name: "approve", Usage: "carry the plan out"},
 			&cli.StringFlag{Name: "backup", Usage: "`FILE` for the aws-auth backup made before switching to API (default: aws-auth-backup-CLUSTER-TIME.yaml)"},
 			&cli.BoolFlag{Name: "delete-aws-auth", Usage: "with target API: delete the aws-auth ConfigMap once the switch succeeded (a backup is written first)"},
@@ -43,7 +44,7 @@ func migrateCommand() *cli.Command {
 
 func runMigrate(c *cli.Context) error {
 	u := newUI(c)
-	targetMode := c.String("target-authentication-mode")
+	targetMode := mapping.Mode(c.String("target-authentication-mode"))
 	if targetMode != modeAPIAndCM && targetMode != modeAPI {
 		return badFlags("unknown --target-authentication-mode %q: use API_AND_CONFIG_MAP or API", targetMode)
 	}
@@ -149,7 +150,7 @@ func runMigrate(c *cli.Context) error {
 			u.info("deleted ConfigMap %s/%s (backup in %s)", awsauth.Namespace, awsauth.Name, backup)
 		}
 	}
-	u.info("migrated cluster %s: %s; authentication mode now %s", cl.Name, summary(plan), map[bool]string{true: modeAPI, false: modeAPIAndCM}[targetMode == modeAPI])
+	u.info("migrated cluster %s: %s; authentication mode now %s", cl.Name, summary(plan), targetMode)
 	return nil
 }
 
@@ -199,7 +200,7 @@ func printMigration(c *cli.Context, plan migrate.Plan) error {
 
 // moveAuthMode moves the cluster one step and, with wait, waits for EKS to
 // finish the update.
-func moveAuthMode(c *cli.Context, u *ui, t *target, mode string, wait bool) error {
+func moveAuthMode(c *cli.Context, u *ui, t *target, mode mapping.Mode, wait bool) error {
 	name := t.eks.Cluster.Name
 	out, err := t.eks.EKS.UpdateClusterConfig(c.Context, &eks.UpdateClusterConfigInput{Name: aws.String(name), AccessConfig: &ekstypes.UpdateAccessConfigRequest{AuthenticationMode: ekstypes.AuthenticationMode(mode)}})
 	if err != nil {

@@ -156,6 +156,7 @@ func statusOf(t *testing.T, err error) string {
 }
 
 func TestIntegrationMigrateKeepsEveryAnswer(t *testing.T) {
+	stacktest.RequireIntegration(t)
 	for _, tc := range []struct {
 		target   string
 		blockers bool
@@ -221,7 +222,7 @@ func TestIntegrationMigrateKeepsEveryAnswer(t *testing.T) {
 				}
 			}
 			// Running it again changes nothing.
-			if again := mustIammap(t, env, "migrate", "--target-authentication-mode", tc.target); tc.target == modeAPIAndCM && !strings.Contains(again, "0 to create") {
+			if again := mustIammap(t, env, "migrate", "--target-authentication-mode", tc.target); tc.target == string(modeAPIAndCM) && !strings.Contains(again, "0 to create") {
 				t.Errorf("second plan:\n%s", again)
 			}
 		})

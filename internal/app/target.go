@@ -8,6 +8,7 @@ import (
 	"github.com/iammap/iammap/awsauth"
 	"github.com/iammap/iammap/internal/eksconn"
 	"github.com/iammap/iammap/internal/kubeconn"
+	"github.com/iammap/iammap/mapping"
 	"github.com/urfave/cli/v2"
 	"k8s.io/client-go/kubernetes"
 )
@@ -17,9 +18,9 @@ const (
 	backendAuto        = "auto"
 	backendAWSAuth     = "aws-auth"
 	backendAccessEntry = "access-entry"
-	modeConfigMap      = "CONFIG_MAP"
-	modeAPIAndCM       = "API_AND_CONFIG_MAP"
-	modeAPI            = "API"
+	modeConfigMap      = mapping.ModeConfigMap
+	modeAPIAndCM       = mapping.ModeAPIAndConfigMap
+	modeAPI            = mapping.ModeAPI
 )
 
 // awsFlags select a cluster by name; they are global like the kubeconfig ones.
@@ -41,9 +42,9 @@ type target struct {
 }
 
 // mode is the cluster's authentication mode, or "" when only a kubeconfig is known.
-func (t *target) mode() string {
+func (t *target) mode() mapping.Mode {
 	if t.eks == nil {
-		return ""
+		return mapping.ModeKubeconfig
 	}
 	return t.eks.Cluster.AuthMode
 }

@@ -42,7 +42,7 @@ type IAM = iamlookup.API
 
 // Input is what the audit looks at. Nil or empty parts are not checked.
 type Input struct {
-	Mode    string // authentication mode; "" with only a kubeconfig
+	Mode    mapping.Mode // authentication mode; ModeKubeconfig with only a kubeconfig
 	AWSAuth *awsauth.Document
 	Entries []accessentry.Entry
 	// BoundGroups are the groups some RoleBinding or ClusterRoleBinding names;
@@ -92,11 +92,11 @@ func auditAWSAuth(ctx context.Context, in Input, d *awsauth.Document, add addFun
 	}
 	set := d.Set()
 	entries := d.Entries()
-	if in.Mode == "API" && len(entries)+len(set.Accounts) > 0 {
+	if !in.Mode.UsesAWSAuth() && len(entries)+len(set.Accounts) > 0 {
 		add(Warning, "ignored-in-api-mode", "aws-auth", fmt.Sprintf("aws-auth has %d mappings but the cluster is in API mode: EKS ignores all of them", len(entries)+len(set.Accounts)),
 			"move what is still needed to access entries (`iammap migrate`), then delete aws-auth")
 	}
-	if in.Mode == "API" {
+	if !in.Mode.UsesAWSAuth() {
 		return // nothing in aws-auth has an effect; one finding says so
 	}
 	byKey := map[string][]awsauth.Entry{}
@@ -147,13 +147,13 @@ func auditAWSAuth(ctx context.Context, in Input, d *awsauth.Document, add addFun
 	for _, a := range set.Accounts {
 		add(Warning, "map-accounts", "mapAccounts "+a, "every principal of account "+a+" can authenticate (as its ARN, with no groups)", "map the principals that need access instead")
 	}
-	if in.Mode == "API_AND_CONFIG_MAP" {
-		for _, e := range entries {
-			for _, ae := range in.Entries {
-				if mapping.PrincipalKey(ae.PrincipalARN) == e.Key() && e.Status.State == mapping.Active {
-					add(Info, "overridden-by-access-entry", e.Ref.String()+" "+e.Display(), "an access entry for the same principal takes precedence; this aws-auth entry does nothing", "delete it from aws-auth")
-				}
-			}
+	access := mapping.Access{Mode: in.Mode, AWSAuth: set, Entries: in.Entries}
+	for _, e := range entries {
+		if e.ARN == "" || e.Status.State != mapping.Active {
+			continue
+		}
+		if _, overridden := access.Overrides(e.ARN); overridden {
+			add(Info, "overridden-by-access-entry", e.Ref.String()+" "+e.Display(), "an access entry for the same principal takes precedence; this aws-auth entry does nothing", "delete it from aws-auth")
 		}
 	}
 	if in.IAM != nil {
@@ -193,7 +193,7 @@ func deadGroups(in Input) []deadGroup {
 			users[g] = append(users[g], who)
 		}
 	}
-	if in.AWSAuth != nil && in.Mode != "API" {
+	if in.AWSAuth != nil && in.Mode.UsesAWSAuth() {
 		for _, e := range in.AWSAuth.Entries() {
 			if e.Status.State == mapping.Active {
 				for _, g := range e.Groups {
@@ -202,7 +202,7 @@ func deadGroups(in Input) []deadGroup {
 			}
 		}
 	}
-	if in.Mode == "API" || in.Mode == "API_AND_CONFIG_MAP" {
+	if in.Mode.UsesAccessEntries() {
 		for _, e := range in.Entries {
 			for _, g := range e.Groups {
 				note(g, "access entry "+e.PrincipalARN)

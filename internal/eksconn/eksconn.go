@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/iammap/iammap/accessentry"
 	"github.com/iammap/iammap/internal/ekstoken"
+	"github.com/iammap/iammap/mapping"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 )
@@ -41,9 +42,10 @@ type Options struct {
 
 // Cluster is what iammap needs from DescribeCluster.
 type Cluster struct {
-	Name, ARN, Status, Endpoint, AuthMode string
-	Partition, Region, Account            string
-	CAData                                []byte
+	Name, ARN, Status, Endpoint string
+	AuthMode                    mapping.Mode
+	Partition, Region, Account  string
+	CAData                      []byte
 }
 
 // Conn is a connection to one EKS cluster.
@@ -112,10 +114,10 @@ func Describe(ctx context.Context, api accessentry.API, name string) (Cluster, e
 	cl := out.Cluster
 	c := Cluster{Name: aws.ToString(cl.Name), ARN: aws.ToString(cl.Arn), Status: string(cl.Status), Endpoint: aws.ToString(cl.Endpoint)}
 	if cl.AccessConfig != nil {
-		c.AuthMode = string(cl.AccessConfig.AuthenticationMode)
+		c.AuthMode = mapping.Mode(cl.AccessConfig.AuthenticationMode)
 	}
 	if c.AuthMode == "" {
-		c.AuthMode = "CONFIG_MAP" // clusters older than access entries report none
+		c.AuthMode = mapping.ModeConfigMap // clusters older than access entries report none
 	}
 	if f := strings.SplitN(c.ARN, ":", 6); len(f) == 6 {
 		c.Partition, c.Region, c.Account = f[1], f[3], f[4]

@@ -5,8 +5,9 @@
 // associated access policies and the RBAC bindings of the username and
 // groups allow.
 //
-// The local stack's authenticating webhook uses [Cluster.Identify] too, so
-// explain and the real API server share one resolution.
+// Who a caller becomes is decided by [mapping.Access.Identify], the one
+// resolution that the lockout guard, audit, get and the dev stack's
+// authenticating webhook use too.
 package explain
 
 import (
@@ -21,54 +22,15 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 )
 
-// Cluster is what decides access: the mappings, by mode, and RBAC.
+// Cluster is what decides access: who a caller becomes (the access model,
+// weighed by the authentication mode) and what RBAC lets them do.
 type Cluster struct {
-	// Mode is the authentication mode; "" means aws-auth only.
-	Mode    string
-	AWSAuth mapping.Set
-	Entries []accessentry.Entry
-	// CreatorARN is admin in CONFIG_MAP mode without appearing anywhere ("" if unknown).
-	CreatorARN string
-	RBAC       RBAC
+	mapping.Access
+	RBAC RBAC
 }
 
-// Identity is what a caller is mapped to.
-type Identity struct {
-	Mapped   bool                     `json:"mapped"`
-	Via      string                   `json:"via"`
-	Username string                   `json:"username,omitempty"`
-	Groups   []string                 `json:"groups,omitempty"`
-	Policies []accessentry.PolicySpec `json:"accessPolicies,omitempty"`
-}
-
-// Identify maps a caller with EKS's precedence. principalARN is the caller's
-// IAM ARN (a role may carry its path); caller holds the canonical ARN and
-// what templates need.
-func (c Cluster) Identify(principalARN string, caller mapping.Caller) Identity {
-	k := mapping.PrincipalKey(principalARN)
-	if c.Mode == "API" || c.Mode == "API_AND_CONFIG_MAP" {
-		for _, e := range c.Entries {
-			if mapping.PrincipalKey(e.PrincipalARN) == k {
-				return Identity{Mapped: true, Via: "access entry " + e.PrincipalARN, Username: mapping.Render(e.Username, caller), Groups: slices.Clone(e.Groups), Policies: e.Policies}
-			}
-		}
-	}
-	if c.Mode == "API" {
-		return Identity{Via: "no access entry, and aws-auth is ignored in API mode"}
-	}
-	if c.CreatorARN != "" && c.Mode == "CONFIG_MAP" && mapping.PrincipalKey(c.CreatorARN) == k {
-		return Identity{Mapped: true, Via: "cluster creator", Username: "kubernetes-admin", Groups: []string{"system:masters"}}
-	}
-	r, ok := c.AWSAuth.Resolve(caller)
-	if !ok {
-		return Identity{Via: "no access entry and no aws-auth mapping"}
-	}
-	via := "aws-auth mapAccounts " + r.Account
-	if r.Ref != nil {
-		via = "aws-auth " + r.Ref.String()
-	}
-	return Identity{Mapped: true, Via: via, Username: r.Username, Groups: r.Groups}
-}
+// Identity is what a caller is mapped to; see [mapping.Access.Identify].
+type Identity = mapping.Identity
 
 // RBAC is the cluster's roles and bindings.
 type RBAC struct {

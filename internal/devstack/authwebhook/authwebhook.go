@@ -177,13 +177,13 @@ func (h *Handler) review(ctx context.Context, token string) authnv1.TokenReviewS
 }
 
 // resolve maps a caller with EKS's precedence, through iammap's own
-// resolution (explain.Cluster.Identify), and says which source decided.
+// resolution (mapping.Access.Identify), and says which source decided.
 func (h *Handler) resolve(ctx context.Context, c caller) (username string, groups []string, via string, ok bool) {
 	mode, found := h.EKS.AuthMode(h.Cluster)
 	if !found {
 		return "", nil, "cluster unknown to the emulator", false
 	}
-	cl := explain.Cluster{Mode: mode, CreatorARN: h.CreatorARN, Entries: h.entries()}
+	cl := mapping.Access{Mode: mapping.Mode(mode), Creator: h.CreatorARN, Entries: h.entries()}
 	if mode != eksemu.ModeAPI {
 		cms := h.configMaps.Load()
 		if cms == nil {
@@ -238,7 +238,7 @@ func (h *Handler) decide(spec authzv1.SubjectAccessReviewSpec) authzv1.SubjectAc
 		return authzv1.SubjectAccessReviewStatus{}
 	}
 	// The same resolution as authentication: only an access entry carries policies.
-	id := explain.Cluster{Mode: eksemu.ModeAPI, Entries: h.entries()}.Identify(arns[0], mapping.Caller{})
+	id := mapping.Access{Mode: mapping.ModeAPI, Entries: h.entries()}.Identify(arns[0], mapping.Caller{})
 	if !id.Mapped {
 		return authzv1.SubjectAccessReviewStatus{}
 	}

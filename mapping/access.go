@@ -1,0 +1,244 @@
+package mapping
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Mode is an EKS cluster's authentication mode: which of the two mechanisms
+// EKS consults when a caller signs in.
+type Mode string
+
+const (
+	// ModeKubeconfig is what iammap assumes when it reaches a cluster through
+	// a kubeconfig alone and cannot ask EKS: aws-auth is all it can see.
+	ModeKubeconfig Mode = ""
+	// ModeConfigMap: aws-auth only (clusters older than access entries).
+	ModeConfigMap Mode = "CONFIG_MAP"
+	// ModeAPIAndConfigMap: access entries first, aws-auth as a fallback. The
+	// default of new clusters.
+	ModeAPIAndConfigMap Mode = "API_AND_CONFIG_MAP"
+	// ModeAPI: access entries only; aws-auth is ignored.
+	ModeAPI Mode = "API"
+)
+
+// Modes are the modes EKS knows, in the one direction EKS moves between them.
+var Modes = []Mode{ModeConfigMap, ModeAPIAndConfigMap, ModeAPI}
+
+// ParseMode reads an authentication mode as EKS spells it.
+func ParseMode(s string) (Mode, error) {
+	for _, m := range Modes {
+		if string(m) == s {
+			return m, nil
+		}
+	}
+	return "", fmt.Errorf("unknown authentication mode %q: use one of CONFIG_MAP, API_AND_CONFIG_MAP, API", s)
+}
+
+// UsesAWSAuth reports whether EKS reads aws-auth in this mode.
+func (m Mode) UsesAWSAuth() bool { return m != ModeAPI }
+
+// UsesAccessEntries reports whether EKS reads access entries in this mode.
+func (m Mode) UsesAccessEntries() bool { return m == ModeAPI || m == ModeAPIAndConfigMap }
+
+// Next is the mode EKS can move this one to; ok is false for API, the end of
+// the one-way road, and for a mode iammap cannot see.
+func (m Mode) Next() (next Mode, ok bool) {
+	i := slices.Index(Modes, m)
+	if i < 0 || i == len(Modes)-1 {
+		return "", false
+	}
+	return Modes[i+1], true
+}
+
+// CanMoveTo reports whether EKS accepts a move from m to target: forward
+// only, one or more steps, never back.
+func (m Mode) CanMoveTo(target Mode) bool {
+	from, to := slices.Index(Modes, m), slices.Index(Modes, target)
+	return from >= 0 && to > from
+}
+
+// AccessEntry is an EKS access entry with its associated access policies.
+type AccessEntry struct {
+	PrincipalARN string            `json:"principalArn"`
+	Type         string            `json:"type"`
+	Username     string            `json:"username"`
+	Groups       []string          `json:"kubernetesGroups"`
+	Tags         map[string]string `json:"tags,omitempty"`
+	Policies     []AccessPolicy    `json:"accessPolicies"`
+	ARN          string            `json:"accessEntryArn"`
+}
+
+// AccessPolicy is one access policy association; no namespaces means
+// cluster scope.
+type AccessPolicy struct {
+	ARN        string
+	Namespaces []string
+}
+
+// Scope renders the association's scope as the CLI takes it.
+func (p AccessPolicy) Scope() string {
+	if len(p.Namespaces) == 0 {
+		return "cluster"
+	}
+	return "namespace=" + strings.Join(p.Namespaces, ",")
+}
+
+// PolicyName is the last segment of a policy ARN.
+func PolicyName(arn string) string { return arn[strings.LastIndex(arn, "/")+1:] }
+
+// ClusterAdminPolicy is the access policy equivalent to system:masters when
+// associated at cluster scope.
+const ClusterAdminPolicy = "AmazonEKSClusterAdminPolicy"
+
+// NodeTypes are the access-entry types EKS gives to nodes; it sets their
+// username and groups itself.
+var NodeTypes = []string{"EC2", "EC2_LINUX", "EC2_WINDOWS", "FARGATE_LINUX", "HYBRID_LINUX", "HYPERPOD_LINUX"}
+
+// Access is who can get into one cluster, as far as iammap can see: the
+// authentication mode that weighs the two mechanisms, aws-auth as the
+// authenticator reads it, and the access entries.
+type Access struct {
+	Mode    Mode
+	AWSAuth Set
+	Entries []AccessEntry
+	// Creator is the principal that created the cluster. In CONFIG_MAP mode
+	// EKS makes it cluster admin without it appearing anywhere; no EKS API
+	// tells who it is, so iammap leaves it empty and only the dev stack,
+	// which created the cluster, sets it.
+	Creator string
+}
+
+// Mechanism names what decided an identity.
+type Mechanism string
+
+const (
+	ViaNothing     Mechanism = ""
+	ViaAccessEntry Mechanism = "access-entry"
+	ViaAWSAuth     Mechanism = "aws-auth"
+	ViaCreator     Mechanism = "cluster-creator"
+)
+
+// Identity is what a caller becomes in a cluster.
+type Identity struct {
+	Mapped bool `json:"mapped"`
+	// Mechanism is what decided; ViaNothing when the caller is not mapped.
+	Mechanism Mechanism `json:"mechanism,omitempty"`
+	// Via says in words which entry decided, or why nothing did.
+	Via      string         `json:"via"`
+	Username string         `json:"username,omitempty"`
+	Groups   []string       `json:"groups,omitempty"`
+	Policies []AccessPolicy `json:"accessPolicies,omitempty"`
+	// Entry is the access entry that decided (ViaAccessEntry).
+	Entry *AccessEntry `json:"-"`
+	// Resolution is the aws-auth entry or account that decided (ViaAWSAuth).
+	Resolution *Resolution `json:"-"`
+}
+
+// ClusterAdmin reports whether the identity is cluster admin: group
+// system:masters, or AmazonEKSClusterAdminPolicy at cluster scope.
+func (id Identity) ClusterAdmin() bool {
+	if !id.Mapped {
+		return false
+	}
+	if slices.Contains(id.Groups, "system:masters") {
+		return true
+	}
+	return slices.ContainsFunc(id.Policies, func(p AccessPolicy) bool {
+		return PolicyName(p.ARN) == ClusterAdminPolicy && len(p.Namespaces) == 0
+	})
+}
+
+// Node reports whether the identity is a node's: an access entry of a node
+// type, or the group system:nodes.
+func (id Identity) Node() bool {
+	if !id.Mapped {
+		return false
+	}
+	if id.Entry != nil && slices.Contains(NodeTypes, id.Entry.Type) {
+		return true
+	}
+	return slices.Contains(id.Groups, "system:nodes")
+}
+
+// Identify says what a caller becomes, with EKS's precedence: in API and
+// API_AND_CONFIG_MAP mode an access entry for the principal wins; in API
+// mode nothing else counts; otherwise the cluster creator (CONFIG_MAP), then
+// aws-auth as aws-iam-authenticator resolves it. principalARN is the
+// caller's IAM ARN (a role may carry its path, which access entries match);
+// caller holds the canonical ARN and what templates need.
+//
+// This is the one place that weighs the two mechanisms: a change of EKS's
+// precedence is made here.
+func (a Access) Identify(principalARN string, caller Caller) Identity {
+	key := PrincipalKey(principalARN)
+	if a.Mode.UsesAccessEntries() {
+		for i := range a.Entries {
+			e := &a.Entries[i]
+			if PrincipalKey(e.PrincipalARN) == key {
+				return Identity{Mapped: true, Mechanism: ViaAccessEntry, Via: "access entry " + e.PrincipalARN, Entry: e,
+					Username: Render(e.Username, caller), Groups: slices.Clone(e.Groups), Policies: e.Policies}
+			}
+		}
+	}
+	if !a.Mode.UsesAWSAuth() {
+		return Identity{Via: "no access entry, and aws-auth is ignored in API mode"}
+	}
+	if a.Creator != "" && a.Mode == ModeConfigMap && PrincipalKey(a.Creator) == key {
+		return Identity{Mapped: true, Mechanism: ViaCreator, Via: "cluster creator", Username: "kubernetes-admin", Groups: []string{"system:masters"}}
+	}
+	r, ok := a.AWSAuth.Resolve(caller)
+	if !ok {
+		return Identity{Via: "no access entry and no aws-auth mapping"}
+	}
+	via := "aws-auth mapAccounts " + r.Account
+	if r.Ref != nil {
+		via = "aws-auth " + r.Ref.String()
+	}
+	return Identity{Mapped: true, Mechanism: ViaAWSAuth, Via: via, Resolution: &r, Username: r.Username, Groups: r.Groups}
+}
+
+// IdentifyPrincipal is Identify for a principal named by its ARN alone,
+// with no session: what the principal gets, not how a template renders.
+func (a Access) IdentifyPrincipal(principalARN string) Identity {
+	key := PrincipalKey(principalARN)
+	return a.Identify(principalARN, Caller{CanonicalARN: key, AccountID: AccountOf(key)})
+}
+
+// Principals lists every principal the access state names explicitly: the
+// access entries' (where EKS reads them) and aws-auth's ARN entries (where
+// EKS reads it), as principal keys, sorted and without duplicates.
+// mapAccounts and SSO patterns name no single principal and are not listed.
+func (a Access) Principals() []string {
+	var out []string
+	if a.Mode.UsesAccessEntries() {
+		for _, e := range a.Entries {
+			out = append(out, PrincipalKey(e.PrincipalARN))
+		}
+	}
+	if a.Mode.UsesAWSAuth() {
+		for _, ms := range [][]Mapping{a.AWSAuth.Roles, a.AWSAuth.Users} {
+			for _, m := range ms {
+				if m.ARN != "" && !strings.ContainsAny(m.ARN, "*?") {
+					out = append(out, PrincipalKey(m.ARN))
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Overrides reports whether an access entry takes precedence over an
+// aws-auth mapping of principalARN (API_AND_CONFIG_MAP mode), and returns
+// that entry. It asks Identify, so it follows EKS's precedence by definition.
+func (a Access) Overrides(principalARN string) (*AccessEntry, bool) {
+	if !a.Mode.UsesAWSAuth() {
+		return nil, false
+	}
+	if id := a.IdentifyPrincipal(principalARN); id.Mechanism == ViaAccessEntry {
+		return id.Entry, true
+	}
+	return nil, false
+}
