@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/iammap/iammap/accessentry"
+	"github.com/aws/smithy-go"
 	"github.com/iammap/iammap/internal/ekstoken"
 	"github.com/iammap/iammap/mapping"
 	"k8s.io/client-go/kubernetes"
@@ -102,10 +102,18 @@ func Connect(ctx context.Context, opts Options) (*Conn, error) {
 	return c, nil
 }
 
+// Describer is the one EKS call eksconn makes; *eks.Client has it.
+type Describer interface {
+	DescribeCluster(ctx context.Context, in *eks.DescribeClusterInput, optFns ...func(*eks.Options)) (*eks.DescribeClusterOutput, error)
+}
+
+var _ Describer = (*eks.Client)(nil)
+
 // Describe reads a cluster and checks it can be used.
-func Describe(ctx context.Context, api accessentry.API, name string) (Cluster, error) {
+func Describe(ctx context.Context, api Describer, name string) (Cluster, error) {
 	out, err := api.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(name)})
-	if accessentry.IsAPIError(err, "ResourceNotFoundException") {
+	var ae smithy.APIError
+	if errors.As(err, &ae) && ae.ErrorCode() == "ResourceNotFoundException" {
 		return Cluster{}, fmt.Errorf("%w: %s (EKS: %v)", ErrClusterNotFound, name, err)
 	}
 	if err != nil {
