@@ -71,11 +71,22 @@ func ParseScope(s string) ([]string, error) {
 
 // Validate checks spec against EKS's rules for a cluster in clusterAccount
 // and partition, returning the spec to send and any rewrite made to the ARN.
+// It parses spec.PrincipalARN; a caller that has parsed it already passes
+// the result to [ValidatePrincipal] instead.
 func Validate(spec Spec, clusterAccount, partition string) (Spec, []mapping.Rewrite, error) {
 	p, _, err := mapping.ParsePrincipal(spec.PrincipalARN)
 	if err != nil {
 		return spec, nil, err
 	}
+	return ValidatePrincipal(spec, p, clusterAccount, partition)
+}
+
+// ValidatePrincipal is [Validate] for a spec whose PrincipalARN (the ARN as
+// given) has been parsed into p by [mapping.ParsePrincipal]. The rules
+// differ from aws-auth's: p.ARN drops a role's path, but an access entry
+// keeps the ARN as given, path and all; only an assumed-role ARN is
+// rewritten, to its role.
+func ValidatePrincipal(spec Spec, p mapping.Principal, clusterAccount, partition string) (Spec, []mapping.Rewrite, error) {
 	var kept []mapping.Rewrite
 	if strings.Contains(spec.PrincipalARN, ":sts::") {
 		kept = []mapping.Rewrite{{From: spec.PrincipalARN, To: p.ARN, Reason: "EKS rejects assumed-role ARNs; an access entry names the role (if the role has a path, pass its full role ARN)"}}
