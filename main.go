@@ -1,5 +1,5 @@
 // Command iammap maps AWS IAM identities to Kubernetes users and groups on
-// Amazon EKS. See README.md; the command line lives in package app.
+// Amazon EKS. See README.md; the command line lives in internal/app.
 package main
 
 import (
