@@ -64,8 +64,8 @@ func RequireTool(t testing.TB, name, install string) string {
 }
 
 // awsCLIInstall says which AWS CLI the cross-check needs and how to get it.
-const awsCLIInstall = "install an AWS CLI with EKS access entries (v1.31+ or v2.15+), e.g. `pip install awscli`; " +
-	"Debian 12's awscli package (2.9) predates access entries"
+const awsCLIInstall = "install an AWS CLI that knows EKS access entries (any release since December 2023, e.g. `pip install awscli`); " +
+	"Debian 12's awscli package (2.9.19) predates them"
 
 // RequireAWSCLI is RequireTool for the AWS CLI, which must also know the
 // EKS access entry commands: an older one fails t rather than every
