@@ -1,25 +1,52 @@
-# iammap — see README.md. `make demo` and `make test` are the two entry points.
+# iammap — see README.md. `make help` lists the targets: `make unit` is the
+# fast loop (no cluster), `make test` runs everything, `make demo` shows it.
 GO        ?= go
 KUBE_VERSION := v1.37.2
 KUBE_LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37
 BIN       := $(CURDIR)/bin
 FUZZTIME  ?= 20s
 
-.PHONY: build kube-bin up down demo test bench lint fuzz clean
+# The local stack's binaries are real files: they are relinked only when
+# tools/kube's go.mod or go.sum, or KUBE_VERSION, is newer than they are.
+KUBE_BINS  := $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/kubectl
+KUBE_MOD   := tools/kube/go.mod tools/kube/go.sum
+KUBE_STAMP := $(BIN)/.kube-version-$(KUBE_VERSION)
 
-## build: the iammap binary in bin/iammap
+.PHONY: help build kube-bin up down demo unit test bench lint fmt-check fuzz clean
+# A build that fails or is interrupted leaves no binary that looks current.
+.DELETE_ON_ERROR:
+
+## build: the iammap binary in bin/iammap (the default target)
 build:
 	$(GO) build -o $(BIN)/iammap .
 
-## kube-bin: kube-apiserver, etcd and kubectl for the local stack, built from Go modules (tools/kube)
-kube-bin:
-	@if [ ! -x $(BIN)/kube-apiserver ] || [ ! -x $(BIN)/etcd ] || [ ! -x $(BIN)/kubectl ]; then \
+## kube-bin: kube-apiserver, etcd and kubectl for the local stack, built from Go modules (tools/kube); a no-op when current
+kube-bin: $(KUBE_BINS)
+
+define kube_notice
+	@if [ ! -e $(BIN)/kube-apiserver ] && [ ! -e $(BIN)/etcd ] && [ ! -e $(BIN)/kubectl ]; then \
 	  echo ">>> building kube-apiserver, etcd and kubectl $(KUBE_VERSION) from Go modules."; \
-	  echo ">>> This is a one-time cost: about 6-10 minutes on 2 cores and ~3 GB of build cache. Later runs take seconds."; \
+	  echo ">>> This is a one-time cost: about 6-10 minutes on 2 cores and ~3 GB of build cache. Later runs do nothing until tools/kube changes."; \
 	fi
-	cd tools/kube && $(GO) build -ldflags "$(KUBE_LDFLAGS)" -o $(BIN)/kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
-	cd tools/kube && $(GO) build -ldflags "$(KUBE_LDFLAGS)" -o $(BIN)/kubectl k8s.io/kubernetes/cmd/kubectl
-	cd tools/kube && $(GO) build -ldflags "-s -w" -o $(BIN)/etcd go.etcd.io/etcd/server/v3
+endef
+
+$(BIN)/kube-apiserver $(BIN)/kubectl: $(KUBE_MOD) $(KUBE_STAMP)
+	$(kube_notice)
+	cd tools/kube && $(GO) build -ldflags "$(KUBE_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/$(@F)
+
+# etcd's version comes from go.mod alone.
+$(BIN)/etcd: $(KUBE_MOD)
+	$(kube_notice)
+	cd tools/kube && $(GO) build -ldflags "-s -w" -o $@ go.etcd.io/etcd/server/v3
+
+# A new KUBE_VERSION names a new stamp, newer than the binaries. Binaries
+# that already report KUBE_VERSION (built before the stamp existed) keep
+# counting as current: the stamp is then dated in the past.
+$(KUBE_STAMP):
+	@mkdir -p $(BIN)
+	@rm -f $(BIN)/.kube-version-*
+	@touch $@
+	@if [ "$$($(BIN)/kube-apiserver --version 2>/dev/null)" = "Kubernetes $(KUBE_VERSION)" ]; then touch -t 200001010000 $@; fi
 
 $(BIN)/iammap-devstack: FORCE
 	$(GO) build -o $(BIN)/iammap-devstack ./cmd/iammap-devstack
@@ -39,25 +66,38 @@ demo: build up
 	  PATH="$(BIN):$$PATH" bash examples/eks-story.sh .local/env || status=$$?; \
 	  $(BIN)/iammap-devstack --dir .local --bin $(BIN) down; exit $$status
 
-## test: every test, integration tests on the real local API server included, with -race, plus a short fuzz run
+## unit: the fast loop: gofmt check and go test ./... with integration tests skipped (needs no kube binaries)
+unit: fmt-check
+	IAMMAP_INTEGRATION=0 $(GO) test ./...
+	@echo "unit: integration tests skipped; \`make test\` runs them (IAMMAP_INTEGRATION=1)"
+
+## test: every test, integration tests on the real local API server included (IAMMAP_INTEGRATION=1: nothing skips), with -race, plus lint and a short fuzz run
 test: kube-bin lint
-	$(GO) test -race -count=1 -timeout 20m ./...
+	IAMMAP_INTEGRATION=1 $(GO) test -race -count=1 -timeout 20m ./...
 	@# No minimisation in the short run: minimising a new input can outlast
 	@# -fuzztime, and go test then fails with "context deadline exceeded".
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) -fuzzminimizetime 0 ./awsauth
 
-## bench: Go benchmarks with memory statistics
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+## bench: Go benchmarks with memory statistics, those on the local API server included
+bench: kube-bin
+	IAMMAP_INTEGRATION=1 $(GO) test -run '^$$' -bench . -benchmem ./...
 
 ## lint: gofmt and go vet
-lint:
-	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+lint: fmt-check
 	$(GO) vet ./...
+
+## fmt-check: fail if gofmt would change a tracked Go file
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 ## fuzz: a longer fuzz run of the aws-auth decoder (FUZZTIME=10m make fuzz)
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./awsauth
 
+## clean: stop the stack and remove bin/ (the kube binaries too) and .local/
 clean: down
 	rm -rf $(BIN) .local
+
+## help: this list
+help:
+	@awk '/^## [a-z-]+:/ { t = $$2; sub(/:$$/, "", t); sub(/^## [a-z-]+: */, ""); printf "  %-10s %s\n", t, $$0 }' $(firstword $(MAKEFILE_LIST))
