@@ -214,3 +214,16 @@ func splitLines(s string) []string {
 	}
 	return lines
 }
+
+// Identity renders the Kubernetes identity a mapping or access entry gives,
+// as messages name it: `username "dev", groups [a,b]`. Every message that
+// names a username and groups uses it, so they all read alike.
+func Identity(username string, groups []string) string {
+	return fmt.Sprintf("username %q, groups [%s]", username, strings.Join(groups, ","))
+}
+
+// IdentityColumns is [Identity] as the plan and migration tables print it,
+// without the comma: `username "dev" groups [a,b]`.
+func IdentityColumns(username string, groups []string) string {
+	return fmt.Sprintf("username %q groups [%s]", username, strings.Join(groups, ","))
+}
