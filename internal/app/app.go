@@ -1,6 +1,8 @@
 // Package app is iammap's command line: flag parsing, output and exit codes.
-// Each command parses its flags into a struct and makes one library call
-// (awsauth, serviceaccess); nothing here decides what a mapping means.
+// Each command parses its flags into a struct and makes one call below it
+// (internal/cluster for anything that routes, guards or converges; awsauth,
+// accessentry, explain, audit, migrate), then renders the result through
+// internal/output; nothing here decides what a mapping means.
 //
 // Data goes to stdout; messages go to stderr as "iammap: ...", warnings as
 // "iammap: warning: ...", and a failure as one "iammap: error: ..." line,
@@ -162,3 +164,9 @@ func (u *ui) debug(format string, a ...any) {
 		fmt.Fprintf(u.stderr, "iammap: "+format+"\n", a...)
 	}
 }
+
+// Note, Warn and Debug make ui the cluster.Reporter of the operations a
+// command calls.
+func (u *ui) Note(format string, a ...any)  { u.info(format, a...) }
+func (u *ui) Warn(format string, a ...any)  { u.warn(format, a...) }
+func (u *ui) Debug(format string, a ...any) { u.debug(format, a...) }

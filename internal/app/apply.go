@@ -6,15 +6,12 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strings"
 
 	"github.com/iammap/iammap/accessentry"
-	"github.com/iammap/iammap/awsauth"
+	"github.com/iammap/iammap/internal/cluster"
 	"github.com/iammap/iammap/internal/desired"
-	"github.com/iammap/iammap/mapping"
+	"github.com/iammap/iammap/internal/output"
 	"github.com/urfave/cli/v2"
-	authnv1 "k8s.io/api/authentication/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // exitStatus ends a command with a code and no error message (diff's 2).
@@ -53,31 +50,6 @@ func applyCommand() *cli.Command {
 	}
 }
 
-// clusterPlan is the plan for one cluster, as printed and as JSON.
-type clusterPlan struct {
-	Cluster       string               `json:"cluster"`
-	AuthMode      mapping.Mode         `json:"authenticationMode,omitempty"`
-	AWSAuth       *awsAuthPlanJSON     `json:"awsAuth,omitempty"`
-	AccessEntries []accessentry.Action `json:"accessEntries,omitempty"`
-	Notes         []string             `json:"notes,omitempty"`
-	Applied       bool                 `json:"applied"`
-}
-
-type awsAuthPlanJSON struct {
-	Add            []mapping.Mapping `json:"add,omitempty"`
-	Remove         []mapping.Mapping `json:"remove,omitempty"`
-	AddAccounts    []string          `json:"addAccounts,omitempty"`
-	RemoveAccounts []string          `json:"removeAccounts,omitempty"`
-}
-
-func (p clusterPlan) changes() int {
-	n := len(p.AccessEntries)
-	if p.AWSAuth != nil {
-		n += len(p.AWSAuth.Add) + len(p.AWSAuth.Remove) + len(p.AWSAuth.AddAccounts) + len(p.AWSAuth.RemoveAccounts)
-	}
-	return n
-}
-
 func runConverge(c *cli.Context, write bool) error {
 	u := newUI(c)
 	format := c.String("output")
@@ -100,13 +72,13 @@ func runConverge(c *cli.Context, write bool) error {
 		}
 		targets = targets[i : i+1]
 	}
-	var plans []clusterPlan
+	var plans []cluster.Plan
 	total := 0
 	for _, want := range targets {
 		p, err := convergeOne(c, u, want, write)
 		if p != nil {
 			plans = append(plans, *p)
-			total += p.changes()
+			total += p.Changes()
 		}
 		if err != nil {
 			printPlans(c.App.Writer, format, plans, write)
@@ -122,119 +94,17 @@ func runConverge(c *cli.Context, write bool) error {
 	return nil
 }
 
-func convergeOne(c *cli.Context, u *ui, want desired.Target, write bool) (*clusterPlan, error) {
-	prune := c.Bool("prune")
-	var t *target
-	var err error
-	if want.Name != "" {
-		t, err = resolveNamed(c, u, want.Name, want.Region)
-	} else {
-		t, err = resolveTarget(c, u)
-	}
+// convergeOne connects to one cluster of the file (or the flags') and
+// converges it.
+func convergeOne(c *cli.Context, u *ui, want desired.Target, write bool) (*cluster.Plan, error) {
+	t, err := connect(c, u, connectOptions(c, want.Name, want.Region))
 	if err != nil {
 		return nil, err
 	}
-	p := &clusterPlan{Cluster: want.Name, AuthMode: t.mode(), Notes: want.Notes}
-	if t.eks != nil {
-		p.Cluster = t.eks.Cluster.Name
-	} else if t.kube != nil {
-		p.Cluster = "kubeconfig context " + t.kube.Context
-	}
-	hasAWSAuth := len(want.AWSAuth.Mappings)+len(want.AWSAuth.Accounts) > 0
-	doAWSAuth := hasAWSAuth || (prune && t.mode() != modeAPI)
-	doEntries := len(want.AccessEntries) > 0 || (prune && t.eks != nil && t.mode() != modeConfigMap)
-	if hasAWSAuth && t.mode() == modeAPI && !c.Bool("force") {
-		return p, withHint(fmt.Errorf("cluster %s is in API mode: EKS ignores the file's aws-auth mappings", p.Cluster), "move them to accessEntries, or pass --force")
-	}
-	if doEntries {
-		if err := t.requireAccessEntries(); err != nil {
-			return p, err
-		}
-	}
-	lk, err := newLockout(c, t)
-	if err != nil {
-		return p, err
-	}
-	// The access-entry plan comes first, so the guard sees both mechanisms
-	// as they will be.
-	var entryPlan accessentry.Plan
-	if doEntries {
-		specs := make([]accessentry.Spec, len(want.AccessEntries))
-		for i, s := range want.AccessEntries {
-			if specs[i], _, err = accessentry.Validate(s, t.eks.Cluster.Account, t.eks.Cluster.Partition); err != nil {
-				return p, err
-			}
-		}
-		if entryPlan, err = accessentry.PlanFor(lk.entries, specs, prune); err != nil {
-			return p, err
-		}
-		p.AccessEntries = entryPlan.Actions
-	}
-	entriesAfter := entryPlan.Result(lk.entries)
-	guarded := false
-	if doAWSAuth {
-		store, err := t.store(c.Context)
-		if err != nil {
-			return p, err
-		}
-		var plan awsauth.Plan
-		// One read and one conditional write, whatever the number of
-		// mappings; a conflict re-reads and re-plans.
-		res, err := store.Modify(c.Context, func(doc *awsauth.Document) (bool, error) {
-			var err error
-			if plan, err = awsauth.PlanFor(doc, want.AWSAuth, prune); err != nil {
-				return false, err
-			}
-			before := doc.Set()
-			if err := awsauth.ApplyPlan(doc, plan); err != nil {
-				return false, err
-			}
-			if write && (!plan.Empty() || len(entryPlan.Actions) > 0) {
-				guarded = true
-				if err := lk.check(lk.state(before, lk.entries, lk.mode), lk.state(doc.Set(), entriesAfter, lk.mode)); err != nil {
-					return false, err
-				}
-			}
-			return write && !plan.Empty(), nil
-		}, false)
-		p.AWSAuth = &awsAuthPlanJSON{Add: plan.Add, AddAccounts: plan.AddAccounts, RemoveAccounts: plan.RemoveAccounts}
-		for _, e := range plan.Remove {
-			p.AWSAuth.Remove = append(p.AWSAuth.Remove, e.Mapping)
-		}
-		if err != nil {
-			return p, err
-		}
-		u.debug("aws-auth: %d attempt(s), written: %v, resourceVersion %s", res.Attempts, res.Written, res.ResourceVersion)
-	}
-	if write && len(entryPlan.Actions) > 0 {
-		if !guarded {
-			set, err := awsAuthSet(c, t)
-			if err != nil {
-				return p, err
-			}
-			if err := lk.entriesChange(set, entryPlan); err != nil {
-				return p, err
-			}
-		}
-		done, err := t.accessEntries().Apply(c.Context, entryPlan)
-		if err != nil {
-			p.AccessEntries = done
-			return p, withHint(err, fmt.Sprintf("%d of %d access-entry changes were made (listed above); fix the cause and apply again", len(done), len(entryPlan.Actions)))
-		}
-	}
-	p.Applied = write
-	return p, nil
+	return cluster.Converge(c.Context, t.Target, want, cluster.ConvergeOptions{Write: write, Prune: c.Bool("prune"), Force: c.Bool("force")}, u)
 }
 
-// resolveNamed connects to a cluster the file names.
-func resolveNamed(c *cli.Context, u *ui, name, region string) (*target, error) {
-	if region == "" {
-		region = flagString(c, "region")
-	}
-	return connectEKS(c, u, name, region)
-}
-
-func printPlans(w io.Writer, format string, plans []clusterPlan, applied bool) error {
+func printPlans(w io.Writer, format string, plans []cluster.Plan, applied bool) error {
 	if format == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -253,16 +123,16 @@ func printPlans(w io.Writer, format string, plans []clusterPlan, applied bool) e
 		if p.AuthMode != "" {
 			mode = " (" + string(p.AuthMode) + ")"
 		}
-		fmt.Fprintf(w, "cluster %s%s: %d change(s) %s\n", p.Cluster, mode, p.changes(), verb)
+		fmt.Fprintf(w, "cluster %s%s: %d change(s) %s\n", p.Cluster, mode, p.Changes(), verb)
 		for _, n := range p.Notes {
 			fmt.Fprintf(w, "  note: %s\n", n)
 		}
 		if a := p.AWSAuth; a != nil {
 			for _, m := range a.Remove {
-				fmt.Fprintln(w, paint("31", fmt.Sprintf("  - aws-auth %s %s username %q groups [%s]", m.Source, m.Display(), m.Username, strings.Join(m.Groups, ","))))
+				fmt.Fprintln(w, paint("31", fmt.Sprintf("  - aws-auth %s %s %s", m.Source, m.Display(), output.IdentityColumns(m.Username, m.Groups))))
 			}
 			for _, m := range a.Add {
-				fmt.Fprintln(w, paint("32", fmt.Sprintf("  + aws-auth %s %s username %q groups [%s]", m.Source, m.Display(), m.Username, strings.Join(m.Groups, ","))))
+				fmt.Fprintln(w, paint("32", fmt.Sprintf("  + aws-auth %s %s %s", m.Source, m.Display(), output.IdentityColumns(m.Username, m.Groups))))
 			}
 			for _, acct := range a.RemoveAccounts {
 				fmt.Fprintln(w, paint("31", "  - aws-auth mapAccounts "+acct))
@@ -292,23 +162,4 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-// callerKey is the canonical ARN of whoever runs iammap, as the cluster
-// sees it (SelfSubjectReview; EKS puts the ARN in the user's extra), or "".
-func callerKey(c *cli.Context, t *target) string {
-	cs, err := t.kubernetes(c.Context)
-	if err != nil {
-		return ""
-	}
-	review, err := cs.AuthenticationV1().SelfSubjectReviews().Create(c.Context, &authnv1.SelfSubjectReview{}, metav1.CreateOptions{})
-	if err != nil {
-		return ""
-	}
-	for _, k := range []string{"canonicalArn", "arn"} {
-		if v := review.Status.UserInfo.Extra[k]; len(v) == 1 {
-			return mapping.PrincipalKey(v[0])
-		}
-	}
-	return ""
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/iammap/iammap/accessentry"
 	"github.com/iammap/iammap/awsauth"
+	"github.com/iammap/iammap/internal/cluster"
 	"github.com/iammap/iammap/internal/output"
 	"github.com/iammap/iammap/internal/serviceaccess"
 	"github.com/iammap/iammap/mapping"
@@ -88,131 +89,94 @@ func (f createFlags) accessEntryOnly() string {
 }
 
 func runCreate(c *cli.Context, f createFlags) error {
+	req, err := f.request()
+	if err != nil {
+		return err
+	}
 	u := newUI(c)
-	groups := mapping.SplitGroups(f.groups)
-	// Validate everything that needs no cluster first, so bad input never
-	// leads to a call, let alone a write.
-	var m mapping.Mapping
-	var rewrites []mapping.Rewrite
-	switch {
-	case f.serviceName != "":
-		if f.serviceName != serviceaccess.EMRContainers {
-			return badFlags("unknown --service-name %q: supported: %s", f.serviceName, serviceaccess.EMRContainers)
-		}
-		if f.namespace == "" || f.arn != "" || f.username != "" || len(groups) > 0 {
-			return badFlags("--service-name needs --namespace and --account, and takes no --arn, --username or --group")
-		}
-		if f.account == "" {
-			return badFlags("--service-name %s needs --account ID, the account of its service-linked role", f.serviceName)
-		}
-		var err error
-		if m, err = serviceaccess.EMRMapping(f.partition, f.account); err != nil {
-			return err
-		}
-	case f.account != "" && f.arn != "":
-		return badFlags("--arn and --account are exclusive: --account maps a whole account")
-	case f.account != "":
-		if f.username != "" || len(groups) > 0 {
-			return badFlags("--account maps every principal of the account to its own ARN with no groups; --username and --group do not apply")
-		}
-		if !mapping.ValidAccountID(f.account) {
-			return badFlags("--account %q is not a 12-digit AWS account id", f.account)
-		}
-	case f.arn == "":
-		return badFlags("one of --arn, --account or --service-name is required")
-	default:
-		if f.namespace != "" {
-			return badFlags("--namespace only applies with --service-name")
-		}
-		p, rw, err := mapping.ParsePrincipal(f.arn)
-		if err != nil {
-			return err
-		}
-		m, rewrites = mapping.ForPrincipal(p, f.username, groups), rw
-	}
-	scope, err := accessentry.ParseScope(f.accessScope)
-	if err != nil {
-		return err
-	}
-	tags, err := parseTags(f.tags)
-	if err != nil {
-		return err
-	}
-
 	t, err := resolveTarget(c, u)
 	if err != nil {
 		return err
 	}
-	backend, err := t.writeBackend(f.backend, f.force)
-	if err != nil {
+	res, err := t.Create(c.Context, req, u)
+	switch {
+	case res.Backend == cluster.BackendAccessEntry:
+		return reportEntry(u, res.Entry, f.dryRun, err)
+	case err != nil:
 		return err
-	}
-	if backend == backendAccessEntry {
-		if f.account != "" || f.serviceName != "" {
-			return withHint(badFlags("--account and --service-name write aws-auth; access entries have no equivalent"), "add --backend aws-auth (the cluster must be in CONFIG_MAP or API_AND_CONFIG_MAP mode)")
+	case req.Account != "":
+		if res.AccountExisted {
+			u.info("account %s is already in mapAccounts; nothing written", f.account)
+			return nil
 		}
-		var policies []accessentry.PolicySpec
-		for _, p := range f.policies {
-			policies = append(policies, accessentry.PolicySpec{ARN: p, Namespaces: scope})
-		}
-		return createAccessEntry(c, u, t, accessentry.Spec{PrincipalARN: f.arn, Type: f.entryType, Username: f.username, Groups: groups, Tags: tags, Policies: policies}, f)
-	}
-	if extra := f.accessEntryOnly(); extra != "" {
-		return withHint(badFlags("%s only apply to access entries, and this change goes to aws-auth", extra), "pass --cluster NAME for a cluster in API or API_AND_CONFIG_MAP mode, or --backend access-entry")
-	}
-	if t.mode() == modeAPIAndCM {
-		u.warn("cluster %s is in API_AND_CONFIG_MAP mode: an access entry for the same principal would override this aws-auth entry", t.eks.Cluster.Name)
-	}
-	for _, r := range rewrites {
-		u.info("note: %s", r)
-	}
-	if f.account != "" && f.serviceName == "" {
-		return createAccount(c, u, t, f)
-	}
-	for _, s := range append([]string{m.Username}, m.Groups...) {
-		for _, w := range mapping.TemplateWarnings(s) {
-			u.warn("%s", w)
-		}
-	}
-	store, err := t.store(c.Context)
-	if err != nil {
-		return err
-	}
-	if f.serviceName != "" {
-		cs, err := t.kubernetes(c.Context)
-		if err != nil {
-			return err
-		}
-		actions, err := serviceaccess.EnsureEMRRBAC(c.Context, cs.RbacV1(), f.namespace, f.dryRun)
-		for _, a := range actions {
-			u.info("%s%s %s %s/%s", dryPrefix(f.dryRun), a.Verb, a.Kind, a.Namespace, a.Name)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	lk, err := lockoutFor(c, t, []string{m.Display()})
-	if err != nil {
-		return err
-	}
-	var added awsauth.AddResult
-	res, err := store.Modify(c.Context, lk.awsAuthChange(func(doc *awsauth.Document) (bool, error) {
-		r, err := awsauth.AddMapping(doc, m, f.noDuplicateARNs)
-		added = r
-		return !r.Unchanged, err
-	}), f.dryRun)
-	if err != nil {
-		return err
-	}
-	u.debug("aws-auth read at resourceVersion %q; %d attempt(s)", res.ResourceVersion, res.Attempts)
-	if added.Unchanged {
-		u.info("%s is already mapped identically by %s; nothing written", m.Display(), added.Existing.Ref)
+		return reportWrite(c, u, res.Write, f.dryRun, "added account "+f.account+" to mapAccounts")
+	case res.Added.Unchanged:
+		u.info("%s is already mapped identically by %s; nothing written", req.Mapping.Display(), res.Added.Existing.Ref)
 		return nil
 	}
-	for _, old := range added.Shadows {
-		u.warn("%s is already mapped by %s (username %q, groups [%s]); the new entry overrides it, because EKS uses the last entry for a principal. Use --no-duplicate-arns to refuse, or delete the old entry", old.Display(), old.Ref, old.Username, strings.Join(old.Groups, ","))
+	for _, old := range res.Added.Shadows {
+		u.warn("%s is already mapped by %s (%s); the new entry overrides it, because EKS uses the last entry for a principal. Use --no-duplicate-arns to refuse, or delete the old entry", old.Display(), old.Ref, output.Identity(old.Username, old.Groups))
 	}
-	return reportWrite(c, u, res, f.dryRun, fmt.Sprintf("added %s to %s (username %q, groups [%s])", m.Display(), m.Source, m.Username, strings.Join(m.Groups, ",")))
+	m := req.Mapping
+	return reportWrite(c, u, res.Write, f.dryRun, fmt.Sprintf("added %s to %s (%s)", m.Display(), m.Source, output.Identity(m.Username, m.Groups)))
+}
+
+// request checks everything that needs no cluster, so bad input never
+// leads to a call, let alone a write, and parses the ARN once.
+func (f createFlags) request() (cluster.CreateRequest, error) {
+	groups := mapping.SplitGroups(f.groups)
+	req := cluster.CreateRequest{Backend: cluster.Backend(f.backend), Force: f.force, DryRun: f.dryRun, NoDuplicateARNs: f.noDuplicateARNs, AccessEntryOnly: f.accessEntryOnly()}
+	switch {
+	case f.serviceName != "":
+		if f.serviceName != serviceaccess.EMRContainers {
+			return req, badFlags("unknown --service-name %q: supported: %s", f.serviceName, serviceaccess.EMRContainers)
+		}
+		if f.namespace == "" || f.arn != "" || f.username != "" || len(groups) > 0 {
+			return req, badFlags("--service-name needs --namespace and --account, and takes no --arn, --username or --group")
+		}
+		if f.account == "" {
+			return req, badFlags("--service-name %s needs --account ID, the account of its service-linked role", f.serviceName)
+		}
+		m, err := serviceaccess.EMRMapping(f.partition, f.account)
+		if err != nil {
+			return req, err
+		}
+		req.Mapping, req.EMRNamespace = m, f.namespace
+	case f.account != "" && f.arn != "":
+		return req, badFlags("--arn and --account are exclusive: --account maps a whole account")
+	case f.account != "":
+		if f.username != "" || len(groups) > 0 {
+			return req, badFlags("--account maps every principal of the account to its own ARN with no groups; --username and --group do not apply")
+		}
+		if !mapping.ValidAccountID(f.account) {
+			return req, badFlags("--account %q is not a 12-digit AWS account id", f.account)
+		}
+		req.Account = f.account
+	case f.arn == "":
+		return req, badFlags("one of --arn, --account or --service-name is required")
+	default:
+		if f.namespace != "" {
+			return req, badFlags("--namespace only applies with --service-name")
+		}
+		p, rw, err := mapping.ParsePrincipal(f.arn)
+		if err != nil {
+			return req, err
+		}
+		req.Principal, req.Rewrites, req.Mapping = &p, rw, mapping.ForPrincipal(p, f.username, groups)
+	}
+	scope, err := accessentry.ParseScope(f.accessScope)
+	if err != nil {
+		return req, err
+	}
+	tags, err := parseTags(f.tags)
+	if err != nil {
+		return req, err
+	}
+	req.Entry = accessentry.Spec{PrincipalARN: f.arn, Type: f.entryType, Username: f.username, Groups: groups, Tags: tags}
+	for _, p := range f.policies {
+		req.Entry.Policies = append(req.Entry.Policies, accessentry.PolicySpec{ARN: p, Namespaces: scope})
+	}
+	return req, nil
 }
 
 func parseTags(values []string) (map[string]string, error) {
@@ -230,68 +194,15 @@ func parseTags(values []string) (map[string]string, error) {
 	return tags, nil
 }
 
-func createAccessEntry(c *cli.Context, u *ui, t *target, spec accessentry.Spec, f createFlags) error {
-	cl := t.eks.Cluster
-	spec, rewrites, err := accessentry.Validate(spec, cl.Account, cl.Partition)
-	if err != nil {
-		return err
-	}
-	for _, r := range rewrites {
-		u.info("note: %s", r)
-	}
-	client := t.accessEntries()
-	if _, err := guardEntries(c, t, []string{spec.PrincipalARN}, func(current []accessentry.Entry) (accessentry.Plan, error) {
-		return accessentry.PlanFor(current, []accessentry.Spec{spec}, false)
-	}); err != nil {
-		return err
-	}
-	if f.noDuplicateARNs {
-		if existing, err := client.Get(c.Context, spec.PrincipalARN); err == nil && !sameEntry(existing, spec) {
-			return fmt.Errorf("%w: %s already has an access entry (username %q, groups [%s]); delete it first or drop --no-duplicate-arns",
-				awsauth.ErrDuplicate, spec.PrincipalARN, existing.Username, strings.Join(existing.Groups, ","))
-		}
-	}
-	client.DryRun = f.dryRun
-	res, err := client.Ensure(c.Context, spec)
+// reportEntry prints what ensuring an access entry changed.
+func reportEntry(u *ui, res cluster.EntryResult, dryRun bool, err error) error {
 	for _, change := range res.Changes {
-		u.info("%s%s", dryPrefix(f.dryRun), change)
+		u.info("%s%s", cluster.DryPrefix(dryRun), change)
 	}
-	if err != nil {
-		if len(res.Changes) > 0 {
-			return withHint(err, "the changes listed above were made before the failure; fix the cause and run the same command again (it is idempotent)")
-		}
-		return err
+	if err == nil && len(res.Changes) == 0 {
+		u.info("access entry for %s already matches; nothing changed", res.PrincipalARN)
 	}
-	if len(res.Changes) == 0 {
-		u.info("access entry for %s already matches; nothing changed", spec.PrincipalARN)
-	}
-	return nil
-}
-
-// sameEntry: would Ensure leave existing as it is (policies aside)?
-func sameEntry(e accessentry.Entry, spec accessentry.Spec) bool {
-	return e.Type == spec.Type && (spec.Username == "" || spec.Username == e.Username) && strings.Join(e.Groups, ",") == strings.Join(spec.Groups, ",")
-}
-
-func createAccount(c *cli.Context, u *ui, t *target, f createFlags) error {
-	store, err := t.store(c.Context)
-	if err != nil {
-		return err
-	}
-	unchanged := false
-	res, err := store.Modify(c.Context, func(doc *awsauth.Document) (bool, error) {
-		var err error
-		unchanged, err = awsauth.AddAccount(doc, f.account)
-		return !unchanged, err
-	}, f.dryRun)
-	if err != nil {
-		return err
-	}
-	if unchanged {
-		u.info("account %s is already in mapAccounts; nothing written", f.account)
-		return nil
-	}
-	return reportWrite(c, u, res, f.dryRun, "added account "+f.account+" to mapAccounts")
+	return err
 }
 
 // reportWrite prints the diff of a dry run, or confirms a write.
@@ -309,11 +220,4 @@ func reportWrite(c *cli.Context, u *ui, res awsauth.Result, dryRun bool, what st
 	u.info("%s", what)
 	u.debug("aws-auth written at resourceVersion %q", res.ResourceVersion)
 	return nil
-}
-
-func dryPrefix(dryRun bool) string {
-	if dryRun {
-		return "dry run: would have "
-	}
-	return ""
 }

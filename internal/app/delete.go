@@ -7,6 +7,8 @@ import (
 
 	"github.com/iammap/iammap/accessentry"
 	"github.com/iammap/iammap/awsauth"
+	"github.com/iammap/iammap/internal/cluster"
+	"github.com/iammap/iammap/internal/output"
 	"github.com/iammap/iammap/mapping"
 	"github.com/urfave/cli/v2"
 )
@@ -52,12 +54,11 @@ func deleteCommand() *cli.Command {
 
 func runDelete(c *cli.Context, arn, account string, all bool) error {
 	u := newUI(c)
-	dryRun := flagBool(c, "dry-run")
-	var p mapping.Principal
+	req := cluster.DeleteRequest{Backend: cluster.Backend(c.String("backend")), Force: c.Bool("force"), DryRun: flagBool(c, "dry-run"), ARN: arn, All: all, Account: account}
 	if arn != "" {
 		// Matching is case-insensitive, like the authenticator's.
 		var err error
-		if p, _, err = mapping.ParsePrincipal(strings.ToLower(arn)); err != nil {
+		if req.Principal, _, err = mapping.ParsePrincipal(strings.ToLower(arn)); err != nil {
 			return err
 		}
 	}
@@ -65,111 +66,55 @@ func runDelete(c *cli.Context, arn, account string, all bool) error {
 	if err != nil {
 		return err
 	}
-	backend, err := t.writeBackend(c.String("backend"), c.Bool("force"))
-	if err != nil {
+	res, err := t.Delete(c.Context, req)
+	if res.Backend == cluster.BackendAccessEntry {
+		reportEntryDelete(u, arn, res, req.DryRun)
 		return err
 	}
-	if backend == backendAccessEntry {
-		if account != "" {
-			return withHint(badFlags("--account removes a mapAccounts entry; access entries have no equivalent"), "add --backend aws-auth")
-		}
-		return deleteAccessEntry(c, u, t, arn, dryRun)
-	}
-	store, err := t.store(c.Context)
-	if err != nil {
-		return err
-	}
-	touched := []string{arn}
-	if account != "" {
-		touched = []string{}
-	}
-	lk, err := lockoutFor(c, t, touched)
 	if err != nil {
 		return err
 	}
 	if account != "" {
-		res, err := store.Modify(c.Context, lk.awsAuthChange(func(doc *awsauth.Document) (bool, error) {
-			return true, awsauth.DeleteAccount(doc, account)
-		}), dryRun)
-		if err != nil {
-			return err
-		}
-		return reportWrite(c, u, res, dryRun, "removed account "+account+" from mapAccounts")
-	}
-	var del awsauth.DeleteResult
-	res, err := store.Modify(c.Context, lk.awsAuthChange(func(doc *awsauth.Document) (bool, error) {
-		// The ARN as given first (it may be a never-matching entry with a
-		// path), then the form EKS matches.
-		var err error
-		del, err = awsauth.DeleteMapping(doc, arn, all)
-		if errors.Is(err, awsauth.ErrNotFound) && p.ARN != strings.ToLower(arn) {
-			del, err = awsauth.DeleteMapping(doc, p.ARN, all)
-		}
-		return err == nil, err
-	}), dryRun)
-	if err != nil {
-		return err
+		return reportWrite(c, u, res.Write, req.DryRun, "removed account "+account+" from mapAccounts")
 	}
 	var removed []string
-	for _, e := range del.Removed {
-		removed = append(removed, fmt.Sprintf("%s %s (username %q, groups [%s])", e.Ref, e.Display(), e.Username, strings.Join(e.Groups, ",")))
+	for _, e := range res.Deleted.Removed {
+		removed = append(removed, fmt.Sprintf("%s %s (%s)", e.Ref, e.Display(), output.Identity(e.Username, e.Groups)))
 	}
-	if err := reportWrite(c, u, res, dryRun, "removed "+strings.Join(removed, "; ")); err != nil {
+	if err := reportWrite(c, u, res.Write, req.DryRun, "removed "+strings.Join(removed, "; ")); err != nil {
 		return err
 	}
 	// The trap eksctl leaves open: another entry for the same principal
 	// silently keeps (or takes over) its access.
-	switch {
+	switch del := res.Deleted; {
 	case del.Effective != nil:
 		e := del.Effective
-		u.warn("%s is STILL MAPPED: %s now takes effect (username %q, groups [%s]); entries left for it: %d. Run `iammap delete --arn %s --all` to remove every entry",
-			e.Display(), e.Ref, e.Username, strings.Join(e.Groups, ","), len(del.Remaining), arn)
+		u.warn("%s is STILL MAPPED: %s now takes effect (%s); entries left for it: %d. Run `iammap delete --arn %s --all` to remove every entry",
+			e.Display(), e.Ref, output.Identity(e.Username, e.Groups), len(del.Remaining), arn)
 	case len(del.Remaining) > 0:
 		u.warn("entries left for %s: %d, but none is in effect", arn, len(del.Remaining))
 	}
-	for _, e := range del.Unreadable {
+	for _, e := range res.Deleted.Unreadable {
 		u.warn("%v: it may still map %s", e, arn)
 	}
-	if t.mode() == modeAPIAndCM && !dryRun {
-		if e, err := t.accessEntries().Get(c.Context, arn); err == nil {
-			u.info("note: %s also has an access entry (username %q), which is what EKS uses in API_AND_CONFIG_MAP mode", e.PrincipalARN, e.Username)
-		}
+	if e := res.AlsoEntry; e != nil {
+		u.info("note: %s also has an access entry (username %q), which is what EKS uses in API_AND_CONFIG_MAP mode", e.PrincipalARN, e.Username)
 	}
 	return nil
 }
 
-func deleteAccessEntry(c *cli.Context, u *ui, t *target, arn string, dryRun bool) error {
-	client := t.accessEntries()
-	if err := guardAction(c, t, accessentry.Action{Kind: accessentry.ActDelete, PrincipalARN: arn}); err != nil {
-		return err
-	}
-	var gone accessentry.Entry
-	var err error
-	if dryRun {
-		gone, err = client.Get(c.Context, arn)
-	} else {
-		gone, err = client.Delete(c.Context, arn)
-	}
-	if err != nil {
-		return err
-	}
-	var policies []string
-	for _, p := range gone.Policies {
-		policies = append(policies, accessentry.PolicyName(p.ARN)+"("+p.Scope()+")")
-	}
-	u.info("%sdeleted access entry %s (type %s, username %q, groups [%s], access policies [%s])", dryPrefix(dryRun), gone.PrincipalARN, gone.Type, gone.Username, strings.Join(gone.Groups, ","), strings.Join(policies, ","))
-	// In API_AND_CONFIG_MAP mode EKS falls back to aws-auth: say so if it
-	// still maps the principal.
-	if t.mode() == modeAPIAndCM {
-		snap, err := t.loadAWSAuth(c.Context)
-		if err != nil {
-			return err
+// reportEntryDelete prints the access entry deleted and the aws-auth
+// mapping EKS falls back to.
+func reportEntryDelete(u *ui, arn string, res cluster.DeleteResult, dryRun bool) {
+	if gone := res.Entry; gone != nil {
+		var policies []string
+		for _, p := range gone.Policies {
+			policies = append(policies, accessentry.PolicyName(p.ARN)+"("+p.Scope()+")")
 		}
-		res, ok := snap.Doc.Set().Resolve(mapping.Caller{CanonicalARN: mapping.PrincipalKey(arn)})
-		if ok && res.Ref != nil {
-			u.warn("%s is STILL MAPPED through aws-auth %s (username %q, groups [%s]): EKS falls back to it now. Remove it with `iammap delete --backend aws-auth --arn %s --all`",
-				arn, res.Ref, res.Username, strings.Join(res.Groups, ","), arn)
-		}
+		u.info("%sdeleted access entry %s (type %s, %s, access policies [%s])", cluster.DryPrefix(dryRun), gone.PrincipalARN, gone.Type, output.Identity(gone.Username, gone.Groups), strings.Join(policies, ","))
 	}
-	return nil
+	if r := res.FallsBackTo; r != nil {
+		u.warn("%s is STILL MAPPED through aws-auth %s (%s): EKS falls back to it now. Remove it with `iammap delete --backend aws-auth --arn %s --all`",
+			arn, r.Ref, output.Identity(r.Username, r.Groups), arn)
+	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/iammap/iammap/accessentry"
+	"github.com/iammap/iammap/internal/cluster"
 	"github.com/iammap/iammap/internal/eksconn"
 	"github.com/iammap/iammap/mapping"
 	"github.com/urfave/cli/v2"
@@ -46,18 +47,13 @@ func authModeCommand() *cli.Command {
 				fmt.Fprintln(c.App.Writer, cl.AuthMode)
 				return nil
 			}
-			from := t.mode()
-			next, _ := from.Next()
-			switch {
-			case want == from:
-				u.info("cluster %s is already in %s mode; nothing changed", cl.Name, want)
-				return nil
-			case !from.CanMoveTo(want):
-				return withHint(fmt.Errorf("cluster %s cannot move from %s back to %s: EKS authentication mode changes are one way", cl.Name, cl.AuthMode, want), "nothing was changed")
-			case want != next:
-				return withHint(fmt.Errorf("cluster %s must pass through %s before %s", cl.Name, next, want), "run with --set "+string(next)+" first")
+			if noop, err := cluster.CheckMove(cl.Name, t.Mode(), want); noop || err != nil {
+				if noop {
+					u.info("cluster %s is already in %s mode; nothing changed", cl.Name, want)
+				}
+				return err
 			}
-			if err := modeSwitch(c, t, want); err != nil {
+			if err := t.CheckModeSwitch(c.Context, want, flagBool(c, "force")); err != nil {
 				return err
 			}
 			if flagBool(c, "dry-run") {
@@ -68,6 +64,18 @@ func authModeCommand() *cli.Command {
 			return moveAuthMode(c, u, t, want, c.Bool("wait"))
 		},
 	}
+}
+
+// moveAuthMode moves the cluster one step, saying so, and with wait waits
+// for EKS to finish the update.
+func moveAuthMode(c *cli.Context, u *ui, t *target, mode mapping.Mode, wait bool) error {
+	return cluster.MoveAuthMode(c.Context, t.Target, mode, cluster.MoveOptions{Wait: wait, PollInterval: c.Duration("poll-interval"), Progress: func(p cluster.MoveProgress) {
+		if p.Done {
+			u.info("cluster %s is now in %s mode", p.Cluster, p.To)
+		} else {
+			u.info("switching cluster %s to %s (update %s; one way)", p.Cluster, p.To, p.UpdateID)
+		}
+	}})
 }
 
 // execCredential is the client.authentication.k8s.io ExecCredential kubectl reads.
@@ -118,7 +126,7 @@ func policyCommands() []*cli.Command {
 				if err != nil {
 					return err
 				}
-				policies, err := t.accessEntries().AvailablePolicies(c.Context)
+				policies, err := t.AccessEntries().AvailablePolicies(c.Context)
 				if err != nil {
 					return err
 				}
@@ -148,19 +156,24 @@ func policyCommands() []*cli.Command {
 				if err != nil {
 					return err
 				}
-				if err := t.requireAccessEntries(); err != nil {
+				if err := t.RequireAccessEntries(); err != nil {
 					return err
 				}
-				client := t.accessEntries()
-				current, err := client.Get(c.Context, c.String("arn"))
+				current, err := t.AccessEntries().Get(c.Context, c.String("arn"))
 				if err != nil {
 					return err
 				}
-				spec := accessentry.Spec{PrincipalARN: current.PrincipalARN, Type: current.Type, Username: current.Username, Groups: current.Groups}
-				for _, p := range c.StringSlice("access-policy") {
-					spec.Policies = append(spec.Policies, accessentry.PolicySpec{ARN: p, Namespaces: scope})
+				p, _, err := mapping.ParsePrincipal(current.PrincipalARN)
+				if err != nil {
+					return err
 				}
-				return createAccessEntry(c, u, t, spec, createFlags{dryRun: flagBool(c, "dry-run")})
+				req := cluster.EntryRequest{Principal: p, DryRun: flagBool(c, "dry-run"),
+					Spec: accessentry.Spec{PrincipalARN: current.PrincipalARN, Type: current.Type, Username: current.Username, Groups: current.Groups}}
+				for _, p := range c.StringSlice("access-policy") {
+					req.Spec.Policies = append(req.Spec.Policies, accessentry.PolicySpec{ARN: p, Namespaces: scope})
+				}
+				res, err := t.EnsureEntry(c.Context, req, u)
+				return reportEntry(u, res, req.DryRun, err)
 			},
 		},
 		{
@@ -177,21 +190,21 @@ func policyCommands() []*cli.Command {
 				if err != nil {
 					return err
 				}
-				if err := t.requireAccessEntries(); err != nil {
+				if err := t.RequireAccessEntries(); err != nil {
 					return err
 				}
 				policy, err := accessentry.PolicyARN(t.eks.Cluster.Partition, c.String("access-policy"))
 				if err != nil {
 					return err
 				}
-				if err := guardAction(c, t, accessentry.Action{Kind: accessentry.ActDisassociate, PrincipalARN: c.String("arn"), Policy: &accessentry.PolicySpec{ARN: policy}}); err != nil {
+				if err := t.GuardAction(c.Context, accessentry.Action{Kind: accessentry.ActDisassociate, PrincipalARN: c.String("arn"), Policy: &accessentry.PolicySpec{ARN: policy}}, flagBool(c, "force")); err != nil {
 					return err
 				}
 				if flagBool(c, "dry-run") {
 					u.info("dry run: would have disassociated %s from %s", accessentry.PolicyName(policy), c.String("arn"))
 					return nil
 				}
-				if err := t.accessEntries().Disassociate(c.Context, c.String("arn"), policy); err != nil {
+				if err := t.AccessEntries().Disassociate(c.Context, c.String("arn"), policy); err != nil {
 					return err
 				}
 				u.info("disassociated %s from %s", accessentry.PolicyName(policy), c.String("arn"))

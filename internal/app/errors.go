@@ -5,26 +5,22 @@ import (
 	"fmt"
 
 	"github.com/iammap/iammap/awsauth"
+	"github.com/iammap/iammap/internal/cluster"
 	"github.com/iammap/iammap/internal/kubeconn"
 	"github.com/iammap/iammap/mapping"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
 var (
-	errUsage   = errors.New("bad usage")
-	errBadFlag = errors.New("invalid flags")
+	errUsage = errors.New("bad usage")
+	// errBadFlag is internal/cluster's, so its refusals of a --backend or a
+	// mode read the same as the flag checks here.
+	errBadFlag = cluster.ErrInvalid
 )
 
-// hinted carries the next step to suggest with an error.
-type hinted struct {
-	err  error
-	hint string
-}
-
-func (h *hinted) Error() string { return h.err.Error() }
-func (h *hinted) Unwrap() error { return h.err }
-
-func withHint(err error, hint string) error { return &hinted{err: err, hint: hint} }
+// withHint carries the next step to suggest with an error; internal/cluster
+// attaches hints the same way.
+func withHint(err error, hint string) error { return cluster.WithHint(err, hint) }
 
 func badFlags(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", errBadFlag, fmt.Sprintf(format, a...))
@@ -33,9 +29,9 @@ func badFlags(format string, a ...any) error {
 // describe returns the message and the hint to print for err.
 func describe(err error) (msg, hint string) {
 	msg = err.Error()
-	var h *hinted
+	var h *cluster.HintError
 	if errors.As(err, &h) {
-		return msg, h.hint
+		return msg, h.Hint
 	}
 	var status apierrors.APIStatus
 	switch {

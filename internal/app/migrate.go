@@ -10,12 +10,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eks"
-	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/iammap/iammap/accessentry"
 	"github.com/iammap/iammap/awsauth"
 	"github.com/iammap/iammap/internal/migrate"
+	"github.com/iammap/iammap/internal/output"
 	"github.com/iammap/iammap/mapping"
 	"github.com/urfave/cli/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -82,12 +81,12 @@ func runMigrate(c *cli.Context) error {
 		return nil
 	}
 
-	if cl.AuthMode == modeConfigMap {
+	if cl.AuthMode == mapping.ModeConfigMap {
+		// The finished move leaves t in API_AND_CONFIG_MAP mode.
 		if err := moveAuthMode(c, u, t, modeAPIAndCM, true); err != nil {
 			return err
 		}
 		// EKS creates some entries itself on the switch: plan again against them.
-		t.eks.Cluster.AuthMode = modeAPIAndCM
 		if plan, snap, err = buildMigration(c, t); err != nil {
 			return err
 		}
@@ -125,8 +124,7 @@ func runMigrate(c *cli.Context) error {
 			return withHint(fmt.Errorf("not switching %s to API: %d aws-auth entr%s could not be migrated and would lose access: %s", cl.Name, len(blocking), map[bool]string{true: "y", false: "ies"}[len(blocking) == 1], strings.Join(names, "; ")),
 				"the access entries above were created and the cluster stays in API_AND_CONFIG_MAP; fix or remove those entries, then run again")
 		}
-		t.eks.Cluster.AuthMode = modeAPIAndCM
-		if err := modeSwitch(c, t, modeAPI); err != nil {
+		if err := t.CheckModeSwitch(c.Context, modeAPI, flagBool(c, "force")); err != nil {
 			return err
 		}
 		backup, err := writeBackup(c, cl.Name, snap)
@@ -160,7 +158,7 @@ func buildMigration(c *cli.Context, t *target) (migrate.Plan, *awsauth.Snapshot,
 		return migrate.Plan{}, nil, err
 	}
 	var existing []accessentry.Entry
-	if t.mode() != modeConfigMap {
+	if t.Mode() != mapping.ModeConfigMap {
 		if existing, err = t.accessEntries().List(c.Context); err != nil {
 			return migrate.Plan{}, nil, err
 		}
@@ -183,7 +181,7 @@ func printMigration(c *cli.Context, plan migrate.Plan) error {
 		if s := it.Spec; s != nil {
 			target = s.Type + " " + s.PrincipalARN
 			if s.Type == "STANDARD" {
-				target += fmt.Sprintf(" username %q groups [%s]", s.Username, strings.Join(s.Groups, ","))
+				target += " " + output.IdentityColumns(s.Username, s.Groups)
 			}
 			for _, p := range s.Policies {
 				target += " +" + accessentry.PolicyName(p.ARN)
@@ -196,37 +194,6 @@ func printMigration(c *cli.Context, plan migrate.Plan) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", it.From, it.Outcome, target, note)
 	}
 	return tw.Flush()
-}
-
-// moveAuthMode moves the cluster one step and, with wait, waits for EKS to
-// finish the update.
-func moveAuthMode(c *cli.Context, u *ui, t *target, mode mapping.Mode, wait bool) error {
-	name := t.eks.Cluster.Name
-	out, err := t.eks.EKS.UpdateClusterConfig(c.Context, &eks.UpdateClusterConfigInput{Name: aws.String(name), AccessConfig: &ekstypes.UpdateAccessConfigRequest{AuthenticationMode: ekstypes.AuthenticationMode(mode)}})
-	if err != nil {
-		return fmt.Errorf("switch %s to %s: %w", name, mode, err)
-	}
-	id := aws.ToString(out.Update.Id)
-	u.info("switching cluster %s to %s (update %s; one way)", name, mode, id)
-	for wait {
-		up, err := t.eks.EKS.DescribeUpdate(c.Context, &eks.DescribeUpdateInput{Name: aws.String(name), UpdateId: aws.String(id)})
-		if err != nil {
-			return fmt.Errorf("wait for update %s: %w", id, err)
-		}
-		switch up.Update.Status {
-		case ekstypes.UpdateStatusSuccessful:
-			u.info("cluster %s is now in %s mode", name, mode)
-			return nil
-		case ekstypes.UpdateStatusFailed, ekstypes.UpdateStatusCancelled:
-			return fmt.Errorf("update %s of cluster %s ended %s: %v", id, name, up.Update.Status, up.Update.Errors)
-		}
-		select {
-		case <-c.Context.Done():
-			return c.Context.Err()
-		case <-time.After(c.Duration("poll-interval")):
-		}
-	}
-	return nil
 }
 
 // writeBackup saves aws-auth as a manifest that `kubectl apply -f` restores.

@@ -26,7 +26,7 @@ func rollbackCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			store, err := t.store(c.Context)
+			store, err := t.Store(c.Context)
 			if err != nil {
 				return err
 			}
@@ -48,12 +48,12 @@ func rollbackCommand() *cli.Command {
 				return withHint(badFlags("no backup %d: there are %d", n, len(backups)), "see them with `iammap rollback --list`")
 			}
 			b := backups[n-1]
-			lk, err := newLockout(c, t)
+			g, err := t.Guard(c.Context, nil, flagBool(c, "force"))
 			if err != nil {
 				return err
 			}
 			dryRun := flagBool(c, "dry-run")
-			res, err := store.Modify(c.Context, lk.awsAuthChange(awsauth.Restore(b)), dryRun)
+			res, err := store.Modify(c.Context, g.AWSAuthChange(awsauth.Restore(b)), dryRun)
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,162 @@
+package cluster
+
+import (
+	"context"
+
+	"github.com/iammap/iammap/accessentry"
+	"github.com/iammap/iammap/awsauth"
+	"github.com/iammap/iammap/internal/eksconn"
+	"github.com/iammap/iammap/internal/kubeconn"
+	"github.com/iammap/iammap/mapping"
+	authnv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Options select a cluster: by EKS name (Cluster set) or through a
+// kubeconfig.
+type Options struct {
+	// Cluster is the EKS cluster's name; empty means the kubeconfig's.
+	Cluster, Region, Profile string
+	// EndpointURL overrides the EKS endpoint.
+	EndpointURL string
+	// Kubeconfig and Context pick the kubeconfig when Cluster is empty.
+	Kubeconfig, Context string
+}
+
+// Target is the cluster an operation works on.
+type Target struct {
+	// EKS is set when the cluster was reached by name through EKS.
+	EKS *eksconn.Conn
+	// Kube is set when it was reached through a kubeconfig.
+	Kube *kubeconn.Connection
+	cs   kubernetes.Interface
+}
+
+// Connect reaches the cluster o selects.
+func Connect(ctx context.Context, o Options) (*Target, error) {
+	if o.Cluster == "" {
+		conn, err := kubeconn.Connect(kubeconn.Options{Kubeconfig: o.Kubeconfig, Context: o.Context})
+		if err != nil {
+			return nil, err
+		}
+		return FromKubeconfig(conn), nil
+	}
+	conn, err := eksconn.Connect(ctx, eksconn.Options{Cluster: o.Cluster, Region: o.Region, Profile: o.Profile, EndpointURL: o.EndpointURL})
+	if err != nil {
+		return nil, err
+	}
+	return FromEKS(conn), nil
+}
+
+// FromEKS is the target of an EKS connection; its Kubernetes client is made
+// on first use.
+func FromEKS(conn *eksconn.Conn) *Target { return &Target{EKS: conn} }
+
+// FromKubeconfig is the target of a kubeconfig connection.
+func FromKubeconfig(conn *kubeconn.Connection) *Target {
+	return &Target{Kube: conn, cs: conn.Clientset}
+}
+
+// Mode is the cluster's authentication mode, or mapping.ModeKubeconfig when
+// only a kubeconfig is known.
+func (t *Target) Mode() mapping.Mode {
+	if t.EKS == nil {
+		return mapping.ModeKubeconfig
+	}
+	return t.EKS.Cluster.AuthMode
+}
+
+// Name is the EKS cluster's name, "" for a kubeconfig target.
+func (t *Target) Name() string {
+	if t.EKS == nil {
+		return ""
+	}
+	return t.EKS.Cluster.Name
+}
+
+// Display names the cluster for people: its EKS name, or the kubeconfig
+// context.
+func (t *Target) Display() string {
+	switch {
+	case t.EKS != nil:
+		return t.EKS.Cluster.Name
+	case t.Kube != nil:
+		return "kubeconfig context " + t.Kube.Context
+	}
+	return ""
+}
+
+// Kubernetes returns the Kubernetes client, signing in through EKS on first use.
+func (t *Target) Kubernetes(ctx context.Context) (kubernetes.Interface, error) {
+	if t.cs != nil {
+		return t.cs, nil
+	}
+	cs, _, err := t.EKS.Kubernetes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	t.cs = cs
+	return cs, nil
+}
+
+// Store is the cluster's aws-auth.
+func (t *Target) Store(ctx context.Context) (*awsauth.Store, error) {
+	cs, err := t.Kubernetes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return awsauth.NewStore(cs.CoreV1().ConfigMaps(awsauth.Namespace)), nil
+}
+
+// AccessEntries is a client for the cluster's access entries; only for an
+// EKS target.
+func (t *Target) AccessEntries() *accessentry.Client {
+	return accessentry.New(t.EKS.EKS, t.EKS.Cluster.Name)
+}
+
+// LoadAWSAuth reads aws-auth.
+func (t *Target) LoadAWSAuth(ctx context.Context) (*awsauth.Snapshot, error) {
+	store, err := t.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return store.Load(ctx)
+}
+
+// AWSAuthSet is aws-auth as EKS reads it, where EKS reads it at all: empty
+// in API mode, without a read.
+func (t *Target) AWSAuthSet(ctx context.Context) (mapping.Set, error) {
+	if !t.Mode().UsesAWSAuth() {
+		return mapping.Set{}, nil
+	}
+	snap, err := t.LoadAWSAuth(ctx)
+	if err != nil {
+		return mapping.Set{}, err
+	}
+	return snap.Doc.Set(), nil
+}
+
+// RequireAccessEntries refuses a target without access entries: one reached
+// through a kubeconfig, or in CONFIG_MAP mode.
+func (t *Target) RequireAccessEntries() error { return RequireAccessEntries(t.Name(), t.Mode()) }
+
+// Caller is the principal key of whoever is signed in, as the cluster sees
+// it (SelfSubjectReview; EKS puts the ARN in the user's extra), or "" when
+// it cannot tell.
+func (t *Target) Caller(ctx context.Context) string {
+	cs, err := t.Kubernetes(ctx)
+	if err != nil {
+		return ""
+	}
+	review, err := cs.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authnv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		return ""
+	}
+	for _, k := range []string{"canonicalArn", "arn"} {
+		if v := review.Status.UserInfo.Extra[k]; len(v) == 1 {
+			return mapping.PrincipalKey(v[0])
+		}
+	}
+	return ""
+}
