@@ -109,7 +109,7 @@ func TestIntegrationCreateRoutesAndKeepsEachBackendsRules(t *testing.T) {
 	if len(roles) != 1 || roles[0].ARN != "arn:aws:iam::111122223333:role/Pathy" {
 		t.Errorf("aws-auth roles = %+v, want the role without its path", roles)
 	}
-	if !r.has("warn: cluster " + cl.ClusterName + " is in API_AND_CONFIG_MAP mode") || !r.has("note: stored arn:aws:iam::111122223333:role/Pathy instead of " + pathy) {
+	if !r.has("warn: cluster "+cl.ClusterName+" is in API_AND_CONFIG_MAP mode") || !r.has("note: stored arn:aws:iam::111122223333:role/Pathy instead of "+pathy) {
 		t.Errorf("reported %q, want the mode warning and the rewrite note", r.lines)
 	}
 
