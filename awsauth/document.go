@@ -118,8 +118,15 @@ func decodeKey(src mapping.Source, text string) *keyDoc {
 		return k
 	}
 	fail := func(err error) *keyDoc { return &keyDoc{err: &KeyError{Key: src, Err: err}} }
+	// One yaml.v3 parse gives the items' text spans and, for nearly every
+	// real key, their values too.
+	var root yaml.Node
+	parseErr := yaml.Unmarshal([]byte(text), &root)
 	if src == mapping.MapAccounts {
-		accounts, err := decodeAccounts(text)
+		if parseErr != nil {
+			return fail(parseErr)
+		}
+		accounts, err := accountsOf(&root)
 		if err != nil {
 			return fail(err)
 		}
@@ -128,32 +135,265 @@ func decodeKey(src mapping.Source, text string) *keyDoc {
 			k.generic = append(k.generic, a)
 		}
 	} else {
-		js, err := utilyaml.ToJSON([]byte(text))
-		if err != nil {
-			return fail(err)
+		ok := false
+		if parseErr == nil {
+			k.generic, k.mappings, ok = decodePlainEntries(src, &root)
 		}
-		var entries []entryJSON
-		if err := json.Unmarshal(js, &entries); err != nil {
-			return fail(jsonProblem(err))
-		}
-		if err := json.Unmarshal(js, &k.generic); err != nil {
-			return fail(err)
-		}
-		for _, e := range entries {
-			m := mapping.Mapping{Source: src, SSO: e.SSO, Username: e.Username, Groups: e.Groups, UserID: e.UserID}
-			if src == mapping.MapRoles {
-				m.ARN = e.RoleARN
-			} else {
-				m.ARN, m.SSO = e.UserARN, nil
+		if !ok {
+			var err error
+			k.generic, k.mappings, err = decodeEntriesAsAuthenticator(src, text)
+			if err != nil {
+				return fail(err)
 			}
-			if len(m.Groups) == 0 {
-				m.Groups = nil
-			}
-			k.mappings = append(k.mappings, m)
 		}
 	}
-	k.header, k.spans, k.indent = splitItems(text, len(k.generic))
+	if parseErr == nil {
+		k.header, k.spans, k.indent = splitItems(text, &root, len(k.generic))
+	}
 	return k
+}
+
+// decodeEntriesAsAuthenticator is the authenticator's own decoding: YAML to
+// JSON with sigs.k8s.io/yaml (yaml.v2 underneath), then encoding/json. It is
+// the reference that decodePlainEntries must agree with, and the path for
+// every text decodePlainEntries declines.
+func decodeEntriesAsAuthenticator(src mapping.Source, text string) (generic []any, mappings []mapping.Mapping, err error) {
+	js, err := utilyaml.ToJSON([]byte(text))
+	if err != nil {
+		return nil, nil, err
+	}
+	var entries []entryJSON
+	if err := json.Unmarshal(js, &entries); err != nil {
+		return nil, nil, jsonProblem(err)
+	}
+	if err := json.Unmarshal(js, &generic); err != nil {
+		return nil, nil, err
+	}
+	for _, e := range entries {
+		mappings = append(mappings, e.mapping(src))
+	}
+	return generic, mappings, nil
+}
+
+func (e entryJSON) mapping(src mapping.Source) mapping.Mapping {
+	m := mapping.Mapping{Source: src, SSO: e.SSO, Username: e.Username, Groups: e.Groups, UserID: e.UserID}
+	if src == mapping.MapRoles {
+		m.ARN = e.RoleARN
+	} else {
+		m.ARN, m.SSO = e.UserARN, nil
+	}
+	if len(m.Groups) == 0 {
+		m.Groups = nil
+	}
+	return m
+}
+
+// decodePlainEntries reads mapRoles or mapUsers straight from the yaml.v3
+// tree, without the authenticator's second parse and JSON round trip, when
+// the tree holds nothing on which the two could disagree; otherwise it
+// returns ok false and the caller decodes as the authenticator does.
+//
+// yaml.v2 and yaml.v3 share libyaml's scanner and parser, which differ only
+// in how they keep comments, so a text that yaml.v3 parses has the same tree
+// under yaml.v2. They differ in what the nodes mean: yaml.v2 follows YAML 1.1
+// (yes, no, on and off are booleans, 0777 is octal, dates are timestamps),
+// expands merge keys and keeps the last of duplicate keys; encoding/json then
+// makes numbers float64 and fills a field from whichever of two spellings
+// sorts last. So only these are read here: lists, mappings with distinct
+// string keys, and strings that yaml.v2 reads as the same string (quoted,
+// block, or plain and not resolvable to anything else). No anchors, aliases,
+// tags, nulls, numbers or booleans. Such values come out of the JSON round
+// trip unchanged, as libyaml only produces valid UTF-8.
+func decodePlainEntries(src mapping.Source, root *yaml.Node) (generic []any, mappings []mapping.Mapping, ok bool) {
+	if len(root.Content) != 1 {
+		return nil, nil, false
+	}
+	seq := root.Content[0]
+	if seq.Kind != yaml.SequenceNode || !untagged(seq) {
+		return nil, nil, false
+	}
+	generic = make([]any, 0, len(seq.Content))
+	if len(seq.Content) > 0 {
+		mappings = make([]mapping.Mapping, 0, len(seq.Content))
+	}
+	for _, item := range seq.Content {
+		fields, e, ok := decodePlainEntry(item)
+		if !ok {
+			return nil, nil, false
+		}
+		generic = append(generic, fields)
+		mappings = append(mappings, e.mapping(src))
+	}
+	return generic, mappings, true
+}
+
+// entryFields are entryJSON's JSON names, in the order of entryField's
+// results.
+var entryFields = [...]string{"rolearn", "userarn", "sso", "username", "groups", "userid"}
+
+// entryField returns the entryJSON field that encoding/json fills from a key:
+// it matches names with bytes.EqualFold semantics. It returns -1 for a key
+// it ignores.
+func entryField(key string) int {
+	for i, name := range entryFields {
+		if strings.EqualFold(key, name) {
+			return i
+		}
+	}
+	return -1
+}
+
+func decodePlainEntry(item *yaml.Node) (fields map[string]any, e entryJSON, ok bool) {
+	if item.Kind != yaml.MappingNode {
+		return nil, e, false
+	}
+	v, ok := plainValue(item, 0)
+	if !ok {
+		return nil, e, false
+	}
+	fields = v.(map[string]any)
+	var seen [len(entryFields)]bool
+	for key, value := range fields {
+		i := entryField(key)
+		if i < 0 {
+			continue
+		}
+		// Two spellings of one field: encoding/json keeps the one that
+		// sorts last, as json.Marshal writes map keys in sorted order.
+		// Rare enough to leave to the reference path.
+		if seen[i] {
+			return nil, e, false
+		}
+		seen[i] = true
+		switch entryFields[i] {
+		case "sso":
+			// Through encoding/json itself, so that mapping.SSO's fields are
+			// matched exactly as the authenticator matches them.
+			b, err := json.Marshal(value)
+			if err != nil || json.Unmarshal(b, &e.SSO) != nil {
+				return nil, e, false
+			}
+		case "groups":
+			list, isList := value.([]any)
+			if !isList {
+				return nil, e, false
+			}
+			e.Groups = make([]string, len(list))
+			for j, g := range list {
+				if e.Groups[j], ok = g.(string); !ok {
+					return nil, e, false
+				}
+			}
+		default:
+			s, isString := value.(string)
+			if !isString {
+				return nil, e, false
+			}
+			switch entryFields[i] {
+			case "rolearn":
+				e.RoleARN = s
+			case "userarn":
+				e.UserARN = s
+			case "username":
+				e.Username = s
+			case "userid":
+				e.UserID = s
+			}
+		}
+	}
+	return fields, e, true
+}
+
+// maxPlainDepth bounds the nesting decodePlainEntries reads; encoding/json
+// refuses documents nested 10,000 deep, which yaml.v2 accepts.
+const maxPlainDepth = 64
+
+// plainValue converts a node to the value encoding/json gives for the JSON
+// that sigs.k8s.io/yaml makes of it, or reports false when it is not a
+// node decodePlainEntries reads.
+func plainValue(n *yaml.Node, depth int) (any, bool) {
+	if !untagged(n) || depth > maxPlainDepth {
+		return nil, false
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		return plainString(n)
+	case yaml.SequenceNode:
+		list := make([]any, len(n.Content))
+		for i, c := range n.Content {
+			v, ok := plainValue(c, depth+1)
+			if !ok {
+				return nil, false
+			}
+			list[i] = v
+		}
+		return list, true
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key, ok := plainString(n.Content[i])
+			if !ok {
+				return nil, false
+			}
+			// yaml.v2 keeps the last of duplicate keys; yaml.v3 would refuse them.
+			if _, dup := m[key]; dup {
+				return nil, false
+			}
+			v, ok := plainValue(n.Content[i+1], depth+1)
+			if !ok {
+				return nil, false
+			}
+			m[key] = v
+		}
+		return m, true
+	}
+	return nil, false
+}
+
+// untagged reports a node without anchor or explicit tag. The non-specific
+// tag "!" does not show in a yaml.v3 node; yaml.v2 reads a scalar with it
+// as a string, which agrees with plainString whenever that accepts it.
+func untagged(n *yaml.Node) bool {
+	return n.Anchor == "" && n.Style&yaml.TaggedStyle == 0
+}
+
+// plainString returns a scalar's string when yaml.v2 reads it as that same
+// string.
+func plainString(n *yaml.Node) (string, bool) {
+	// "<<" is a merge key to yaml.v2 when plain; never worth the risk.
+	if n.Kind != yaml.ScalarNode || !untagged(n) || n.Value == "<<" {
+		return "", false
+	}
+	if n.Style&(yaml.SingleQuotedStyle|yaml.DoubleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		return n.Value, true
+	}
+	return n.Value, plainIsYAML11String(n.Value)
+}
+
+// plainIsYAML11String reports whether yaml.v2 resolves an unquoted scalar to
+// a string. It follows yaml.v2's resolve: a first character that cannot
+// start a number, boolean or null means a string; the letters that start
+// YAML 1.1 booleans and null mean a string unless the whole value is one of
+// those words. Anything starting like a number (sign, digit, dot) is
+// declined rather than reimplementing yaml.v2's int, float and timestamp
+// rules: ARNs, user names and group names do not start that way.
+func plainIsYAML11String(s string) bool {
+	if s == "" {
+		return false
+	}
+	switch s[0] {
+	case '+', '-', '.', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		return false
+	case 'y', 'Y', 'n', 'N', 't', 'T', 'f', 'F', 'o', 'O', '~':
+		switch s {
+		case "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
+			"true", "True", "TRUE", "false", "False", "FALSE",
+			"on", "On", "ON", "off", "Off", "OFF",
+			"~", "null", "Null", "NULL":
+			return false
+		}
+	}
+	return true
 }
 
 // jsonProblem turns encoding/json's Go-type wording into YAML terms.
@@ -178,13 +418,9 @@ func yamlKind(goKind string) string {
 	return goKind
 }
 
-// decodeAccounts keeps each scalar's text as written: 012345678901 must not
+// accountsOf keeps each scalar's text as written: 012345678901 must not
 // become the number 12345678901.
-func decodeAccounts(text string) ([]string, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal([]byte(text), &root); err != nil {
-		return nil, err
-	}
+func accountsOf(root *yaml.Node) ([]string, error) {
 	if len(root.Content) == 0 {
 		return nil, nil
 	}
@@ -205,23 +441,35 @@ func decodeAccounts(text string) ([]string, error) {
 // splitItems cuts a block sequence into the text before its first item and
 // the text of each item, so items can be removed or appended without
 // re-encoding the others. It returns nil spans when the text is not a plain
-// block sequence with want items.
-func splitItems(text string, want int) (header string, spans []string, indent int) {
-	var root yaml.Node
-	if err := yaml.Unmarshal([]byte(text), &root); err != nil || len(root.Content) != 1 {
+// block sequence with want items. root is text parsed by yaml.v3.
+func splitItems(text string, root *yaml.Node, want int) (header string, spans []string, indent int) {
+	if len(root.Content) != 1 {
 		return "", nil, 0
 	}
 	seq := root.Content[0]
 	if seq.Kind != yaml.SequenceNode || seq.Style&yaml.FlowStyle != 0 || len(seq.Content) != want || want == 0 {
 		return "", nil, 0
 	}
-	lines := strings.SplitAfter(text, "\n")
+	// lineStart[l] is where line l starts, lines cut as strings.SplitAfter
+	// cuts them, plus len(text) at the end: the spans are cut out of text
+	// rather than copied.
+	lineStart := make([]int, 1, strings.Count(text, "\n")+2)
+	for i := 0; ; {
+		nl := strings.IndexByte(text[i:], '\n')
+		if nl < 0 {
+			break
+		}
+		i += nl + 1
+		lineStart = append(lineStart, i)
+	}
+	lineStart = append(lineStart, len(text))
+	lines := len(lineStart) - 1
 	dashCol := seq.Column - 1
 	starts := make([]int, 0, want)
 	for _, item := range seq.Content {
 		start := -1
-		for l := item.Line - 1; l >= 0 && l < len(lines); l-- {
-			if isDashAt(lines[l], dashCol) {
+		for l := item.Line - 1; l >= 0 && l < lines; l-- {
+			if isDashAt(text[lineStart[l]:lineStart[l+1]], dashCol) {
 				start = l
 				break
 			}
@@ -231,13 +479,14 @@ func splitItems(text string, want int) (header string, spans []string, indent in
 		}
 		starts = append(starts, start)
 	}
-	header = strings.Join(lines[:starts[0]], "")
+	header = text[:lineStart[starts[0]]]
+	spans = make([]string, len(starts))
 	for i, s := range starts {
-		end := len(lines)
+		end := lines
 		if i+1 < len(starts) {
 			end = starts[i+1]
 		}
-		spans = append(spans, strings.Join(lines[s:end], ""))
+		spans[i] = text[lineStart[s]:lineStart[end]]
 	}
 	return header, spans, dashCol
 }
