@@ -101,7 +101,7 @@ func convergeOne(c *cli.Context, u *ui, want desired.Target, write bool) (*clust
 	if err != nil {
 		return nil, err
 	}
-	return cluster.Converge(c.Context, t.Target, want, cluster.ConvergeOptions{Write: write, Prune: c.Bool("prune"), Force: c.Bool("force")}, u)
+	return cluster.Converge(c.Context, t, want, cluster.ConvergeOptions{Write: write, Prune: c.Bool("prune"), Force: c.Bool("force")}, u)
 }
 
 func printPlans(w io.Writer, format string, plans []cluster.Plan, applied bool) error {

@@ -39,23 +39,23 @@ func runAudit(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	in := audit.Input{Mode: t.mode()}
-	snap, err := t.loadAWSAuth(c.Context)
+	in := audit.Input{Mode: t.Mode()}
+	snap, err := t.LoadAWSAuth(c.Context)
 	if err != nil {
 		return err
 	}
 	in.AWSAuth = snap.Doc
-	if t.eks != nil {
+	if t.EKS != nil {
 		if in.Mode.UsesAccessEntries() {
-			if in.Entries, err = t.accessEntries().List(c.Context); err != nil {
+			if in.Entries, err = t.AccessEntries().List(c.Context); err != nil {
 				return err
 			}
 		}
-		in.IAM, in.Account = iam.NewFromConfig(t.eks.AWS), t.eks.Cluster.Account
+		in.IAM, in.Account = iam.NewFromConfig(t.EKS.AWS), t.EKS.Cluster.Account
 	} else {
 		u.info("note: without --cluster, principals are not looked up in IAM and access entries are not read")
 	}
-	cs, err := t.kubernetes(c.Context)
+	cs, err := t.Kubernetes(c.Context)
 	if err != nil {
 		return err
 	}

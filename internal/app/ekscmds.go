@@ -15,7 +15,7 @@ import (
 )
 
 // eksTarget resolves a target that must be named by --cluster.
-func eksTarget(c *cli.Context, u *ui) (*target, error) {
+func eksTarget(c *cli.Context, u *ui) (*cluster.Target, error) {
 	if flagString(c, "cluster") == "" {
 		return nil, withHint(badFlags("this command needs an EKS cluster"), "pass --cluster NAME (and --region), or set IAMMAP_CLUSTER")
 	}
@@ -42,7 +42,7 @@ func authModeCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			cl := t.eks.Cluster
+			cl := t.EKS.Cluster
 			if want == "" {
 				fmt.Fprintln(c.App.Writer, cl.AuthMode)
 				return nil
@@ -68,8 +68,8 @@ func authModeCommand() *cli.Command {
 
 // moveAuthMode moves the cluster one step, saying so, and with wait waits
 // for EKS to finish the update.
-func moveAuthMode(c *cli.Context, u *ui, t *target, mode mapping.Mode, wait bool) error {
-	return cluster.MoveAuthMode(c.Context, t.Target, mode, cluster.MoveOptions{Wait: wait, PollInterval: c.Duration("poll-interval"), Progress: func(p cluster.MoveProgress) {
+func moveAuthMode(c *cli.Context, u *ui, t *cluster.Target, mode mapping.Mode, wait bool) error {
+	return cluster.MoveAuthMode(c.Context, t, mode, cluster.MoveOptions{Wait: wait, PollInterval: c.Duration("poll-interval"), Progress: func(p cluster.MoveProgress) {
 		if p.Done {
 			u.info("cluster %s is now in %s mode", p.Cluster, p.To)
 		} else {
@@ -193,7 +193,7 @@ func policyCommands() []*cli.Command {
 				if err := t.RequireAccessEntries(); err != nil {
 					return err
 				}
-				policy, err := accessentry.PolicyARN(t.eks.Cluster.Partition, c.String("access-policy"))
+				policy, err := accessentry.PolicyARN(t.EKS.Cluster.Partition, c.String("access-policy"))
 				if err != nil {
 					return err
 				}

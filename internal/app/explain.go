@@ -9,6 +9,7 @@ import (
 
 	"github.com/iammap/iammap/accessentry"
 	"github.com/iammap/iammap/internal/accesspolicy"
+	"github.com/iammap/iammap/internal/cluster"
 	"github.com/iammap/iammap/internal/explain"
 	"github.com/iammap/iammap/mapping"
 	"github.com/urfave/cli/v2"
@@ -192,21 +193,21 @@ func orDash(s string) string {
 }
 
 // loadExplainCluster reads what decides access: mappings and RBAC.
-func loadExplainCluster(c *cli.Context, t *target) (explain.Cluster, error) {
-	cl := explain.Cluster{Access: mapping.Access{Mode: t.mode()}}
-	if t.eks != nil && cl.Mode.UsesAccessEntries() {
-		entries, err := t.accessEntries().List(c.Context)
+func loadExplainCluster(c *cli.Context, t *cluster.Target) (explain.Cluster, error) {
+	cl := explain.Cluster{Access: mapping.Access{Mode: t.Mode()}}
+	if t.EKS != nil && cl.Mode.UsesAccessEntries() {
+		entries, err := t.AccessEntries().List(c.Context)
 		if err != nil {
 			return cl, err
 		}
 		cl.Entries = entries
 	}
-	set, err := awsAuthSet(c, t)
+	set, err := t.AWSAuthSet(c.Context)
 	if err != nil {
 		return cl, err
 	}
 	cl.AWSAuth = set
-	cs, err := t.kubernetes(c.Context)
+	cs, err := t.Kubernetes(c.Context)
 	if err != nil {
 		return cl, err
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/iammap/iammap/accessentry"
 	"github.com/iammap/iammap/awsauth"
+	"github.com/iammap/iammap/internal/cluster"
 	"github.com/iammap/iammap/internal/output"
 	"github.com/iammap/iammap/mapping"
 	"github.com/urfave/cli/v2"
@@ -45,15 +46,15 @@ func runGet(c *cli.Context, arn, format, backendFlag string) error {
 	if err != nil {
 		return err
 	}
-	showAWSAuth, showEntries, err := t.readBackends(backendFlag)
+	showAWSAuth, showEntries, err := cluster.ReadBackends(t.Name(), t.Mode(), cluster.Backend(backendFlag))
 	if err != nil {
 		return err
 	}
 	var rows []output.Row
 	// access weighs what is listed the way EKS does, for the STATUS column.
-	access := mapping.Access{Mode: t.mode()}
+	access := mapping.Access{Mode: t.Mode()}
 	if showEntries {
-		entries, err := t.accessEntries().List(c.Context)
+		entries, err := t.AccessEntries().List(c.Context)
 		if err != nil {
 			return err
 		}
@@ -69,7 +70,7 @@ func runGet(c *cli.Context, arn, format, backendFlag string) error {
 	}
 	existed := true
 	if showAWSAuth {
-		snap, err := t.loadAWSAuth(c.Context)
+		snap, err := t.LoadAWSAuth(c.Context)
 		if err != nil {
 			return err
 		}
@@ -78,8 +79,8 @@ func runGet(c *cli.Context, arn, format, backendFlag string) error {
 		if !existed {
 			u.info("ConfigMap %s/%s does not exist: no identity mappings", awsauth.Namespace, awsauth.Name)
 		}
-		if t.mode() == modeAPI {
-			u.warn("cluster %s is in API mode: EKS ignores aws-auth", t.eks.Cluster.Name)
+		if t.Mode() == modeAPI {
+			u.warn("cluster %s is in API mode: EKS ignores aws-auth", t.EKS.Cluster.Name)
 		}
 		for _, e := range snap.Doc.Errs() {
 			u.warn("%v; EKS ignores that key too. Fix it with `kubectl edit -n kube-system configmap aws-auth`", e)

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/iammap/iammap/accessentry"
 	"github.com/iammap/iammap/awsauth"
+	"github.com/iammap/iammap/internal/cluster"
 	"github.com/iammap/iammap/internal/migrate"
 	"github.com/iammap/iammap/internal/output"
 	"github.com/iammap/iammap/mapping"
@@ -57,7 +58,7 @@ func runMigrate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	cl := t.eks.Cluster
+	cl := t.EKS.Cluster
 	if cl.AuthMode == modeAPI {
 		u.info("cluster %s is already in API mode: EKS ignores aws-auth, nothing to migrate", cl.Name)
 		return nil
@@ -91,7 +92,7 @@ func runMigrate(c *cli.Context) error {
 			return err
 		}
 	}
-	client := t.accessEntries()
+	client := t.AccessEntries()
 	current, err := client.List(c.Context)
 	if err != nil {
 		return err
@@ -138,7 +139,7 @@ func runMigrate(c *cli.Context) error {
 			return err
 		}
 		if c.Bool("delete-aws-auth") && snap.Exists() {
-			cs, err := t.kubernetes(c.Context)
+			cs, err := t.Kubernetes(c.Context)
 			if err != nil {
 				return err
 			}
@@ -152,19 +153,19 @@ func runMigrate(c *cli.Context) error {
 	return nil
 }
 
-func buildMigration(c *cli.Context, t *target) (migrate.Plan, *awsauth.Snapshot, error) {
-	snap, err := t.loadAWSAuth(c.Context)
+func buildMigration(c *cli.Context, t *cluster.Target) (migrate.Plan, *awsauth.Snapshot, error) {
+	snap, err := t.LoadAWSAuth(c.Context)
 	if err != nil {
 		return migrate.Plan{}, nil, err
 	}
 	var existing []accessentry.Entry
 	if t.Mode() != mapping.ModeConfigMap {
-		if existing, err = t.accessEntries().List(c.Context); err != nil {
+		if existing, err = t.AccessEntries().List(c.Context); err != nil {
 			return migrate.Plan{}, nil, err
 		}
 	}
-	cl := t.eks.Cluster
-	plan, err := migrate.Build(c.Context, migrate.Cluster{Account: cl.Account, Partition: cl.Partition}, snap.Doc, existing, iam.NewFromConfig(t.eks.AWS))
+	cl := t.EKS.Cluster
+	plan, err := migrate.Build(c.Context, migrate.Cluster{Account: cl.Account, Partition: cl.Partition}, snap.Doc, existing, iam.NewFromConfig(t.EKS.AWS))
 	return plan, snap, err
 }
 

@@ -1,15 +1,9 @@
 package app
 
 import (
-	"context"
-
-	"github.com/iammap/iammap/accessentry"
-	"github.com/iammap/iammap/awsauth"
 	"github.com/iammap/iammap/internal/cluster"
-	"github.com/iammap/iammap/internal/eksconn"
 	"github.com/iammap/iammap/mapping"
 	"github.com/urfave/cli/v2"
-	"k8s.io/client-go/kubernetes"
 )
 
 // Backends, as --backend takes them.
@@ -48,7 +42,7 @@ func connectOptions(c *cli.Context, name, region string) cluster.Options {
 }
 
 // connect reaches the cluster o selects and says which with --verbose.
-func connect(c *cli.Context, u *ui, o cluster.Options) (*target, error) {
+func connect(c *cli.Context, u *ui, o cluster.Options) (*cluster.Target, error) {
 	t, err := cluster.Connect(c.Context, o)
 	if err != nil {
 		return nil, err
@@ -59,36 +53,10 @@ func connect(c *cli.Context, u *ui, o cluster.Options) (*target, error) {
 	} else {
 		u.debug("using kubeconfig context %q (server %s)", t.Kube.Context, t.Kube.Server)
 	}
-	return &target{Target: t, eks: t.EKS}, nil
+	return t, nil
 }
 
 // resolveTarget connects to the cluster the flags select.
-func resolveTarget(c *cli.Context, u *ui) (*target, error) {
+func resolveTarget(c *cli.Context, u *ui) (*cluster.Target, error) {
 	return connect(c, u, connectOptions(c, "", ""))
 }
-
-// target is a cluster.Target with the short lower-case names the commands
-// in get.go, explain.go and audit.go call.
-type target struct {
-	*cluster.Target
-	eks *eksconn.Conn
-}
-
-func (t *target) mode() mapping.Mode { return t.Mode() }
-
-func (t *target) kubernetes(ctx context.Context) (kubernetes.Interface, error) {
-	return t.Kubernetes(ctx)
-}
-
-func (t *target) accessEntries() *accessentry.Client { return t.AccessEntries() }
-
-func (t *target) loadAWSAuth(ctx context.Context) (*awsauth.Snapshot, error) {
-	return t.LoadAWSAuth(ctx)
-}
-
-func (t *target) readBackends(flag string) (awsAuth, entries bool, err error) {
-	return cluster.ReadBackends(t.Name(), t.Mode(), cluster.Backend(flag))
-}
-
-// awsAuthSet is aws-auth as EKS reads it, where EKS reads it at all.
-func awsAuthSet(c *cli.Context, t *target) (mapping.Set, error) { return t.AWSAuthSet(c.Context) }
