@@ -77,6 +77,7 @@ test: kube-bin lint
 	@# No minimisation in the short run: minimising a new input can outlast
 	@# -fuzztime, and go test then fails with "context deadline exceeded".
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) -fuzzminimizetime 0 ./awsauth
+	$(GO) test -run '^$$' -fuzz FuzzPlainMatchesAuthenticator -fuzztime $(FUZZTIME) -fuzzminimizetime 0 ./awsauth
 
 ## bench: Go benchmarks with memory statistics, those on the local API server included
 bench: kube-bin
@@ -90,9 +91,10 @@ lint: fmt-check
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-## fuzz: a longer fuzz run of the aws-auth decoder (FUZZTIME=10m make fuzz)
+## fuzz: a longer fuzz run of the aws-auth decoder and of its single-parse path against the authenticator's (FUZZTIME=10m make fuzz)
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./awsauth
+	$(GO) test -run '^$$' -fuzz FuzzPlainMatchesAuthenticator -fuzztime $(FUZZTIME) ./awsauth
 
 ## clean: stop the stack and remove bin/ (the kube binaries too) and .local/
 clean: down
