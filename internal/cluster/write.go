@@ -285,15 +285,16 @@ func (t *Target) deleteEntry(ctx context.Context, req DeleteRequest, res DeleteR
 		return res, err
 	}
 	res.Entry = &gone
-	// In API_AND_CONFIG_MAP mode EKS falls back to aws-auth: say so if it
-	// still maps the principal.
-	if t.Mode() == mapping.ModeAPIAndConfigMap {
+	// Where EKS also reads aws-auth, say what the principal becomes now that
+	// its entry is gone: the access model decides, with no entry for it.
+	if t.Mode().UsesAWSAuth() {
 		snap, err := t.LoadAWSAuth(ctx)
 		if err != nil {
 			return res, err
 		}
-		if r, ok := snap.Doc.Set().Resolve(mapping.Caller{CanonicalARN: mapping.PrincipalKey(req.ARN)}); ok && r.Ref != nil {
-			res.FallsBackTo = &r
+		after := mapping.Access{Mode: t.Mode(), AWSAuth: snap.Doc.Set()}
+		if id := after.IdentifyPrincipal(req.ARN); id.Mechanism == mapping.ViaAWSAuth && id.Resolution.Ref != nil {
+			res.FallsBackTo = id.Resolution
 		}
 	}
 	return res, nil
