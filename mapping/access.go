@@ -2,6 +2,7 @@ package mapping
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -208,26 +209,35 @@ func (a Access) IdentifyPrincipal(principalARN string) Identity {
 
 // Principals lists every principal the access state names explicitly: the
 // access entries' (where EKS reads them) and aws-auth's ARN entries (where
-// EKS reads it), as principal keys, sorted and without duplicates.
+// EKS reads it), once per principal key, as first written, in key order.
 // mapAccounts and SSO patterns name no single principal and are not listed.
 func (a Access) Principals() []string {
-	var out []string
+	written := map[string]string{}
+	note := func(arn string) {
+		if k := PrincipalKey(arn); written[k] == "" {
+			written[k] = arn
+		}
+	}
 	if a.Mode.UsesAccessEntries() {
 		for _, e := range a.Entries {
-			out = append(out, PrincipalKey(e.PrincipalARN))
+			note(e.PrincipalARN)
 		}
 	}
 	if a.Mode.UsesAWSAuth() {
 		for _, ms := range [][]Mapping{a.AWSAuth.Roles, a.AWSAuth.Users} {
 			for _, m := range ms {
 				if m.ARN != "" && !strings.ContainsAny(m.ARN, "*?") {
-					out = append(out, PrincipalKey(m.ARN))
+					note(m.ARN)
 				}
 			}
 		}
 	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	keys := slices.Sorted(maps.Keys(written))
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = written[k]
+	}
+	return out
 }
 
 // Overrides reports whether an access entry takes precedence over an

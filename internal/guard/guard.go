@@ -63,7 +63,7 @@ func Check(before, after State, caller string) []Violation {
 	}
 	after2 := nodeRoles(after)
 	for _, r := range nodeRoles(before) {
-		if !slices.Contains(after2, r) {
+		if !slices.ContainsFunc(after2, func(a string) bool { return mapping.PrincipalKey(a) == mapping.PrincipalKey(r) }) {
 			vs = append(vs, Violation{fmt.Sprintf("node role %s would lose its mapping: its nodes could no longer join or stay Ready", r)})
 		}
 	}

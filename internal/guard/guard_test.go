@@ -45,6 +45,10 @@ func TestCheck(t *testing.T) {
 			State{Mode: "API", Entries: []accessentry.Entry{{PrincipalARN: nodes, Type: "EC2_LINUX"}, {PrincipalARN: alice, Type: "STANDARD", Policies: []accessentry.PolicySpec{{ARN: admin}}}}}, alice, nil},
 		{"namespace-scoped admin policy is not cluster-admin", State{Mode: "API", Entries: []accessentry.Entry{{PrincipalARN: alice, Policies: []accessentry.PolicySpec{{ARN: admin}}}}},
 			State{Mode: "API", Entries: []accessentry.Entry{{PrincipalARN: alice, Policies: []accessentry.PolicySpec{{ARN: admin, Namespaces: []string{"a"}}}}}}, alice, []string{"would lose cluster-admin", "no principal would keep cluster-admin"}},
+		{"a refusal names the node role as written", State{Mode: "API", Entries: []accessentry.Entry{{PrincipalARN: "arn:aws:iam::111122223333:role/NodeRole", Type: "EC2_LINUX"}}},
+			State{Mode: "API"}, "", []string{"node role arn:aws:iam::111122223333:role/NodeRole would lose its mapping"}},
+		{"a node role moved to an entry written in another case keeps its mapping", State{AWSAuth: mapping.Set{Roles: []mapping.Mapping{{Source: mapping.MapRoles, ARN: "arn:aws:iam::111122223333:role/NodeRole", Groups: []string{"system:nodes"}}}}},
+			State{Mode: "API_AND_CONFIG_MAP", Entries: []accessentry.Entry{{PrincipalARN: "arn:aws:iam::111122223333:role/noderole", Type: "EC2_LINUX"}}}, "", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
