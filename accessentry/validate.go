@@ -88,6 +88,9 @@ func Validate(spec Spec, clusterAccount, partition string) (Spec, []mapping.Rewr
 // rewritten, to its role.
 func ValidatePrincipal(spec Spec, p mapping.Principal, clusterAccount, partition string) (Spec, []mapping.Rewrite, error) {
 	var kept []mapping.Rewrite
+	if p.Kind == mapping.KindRoot || p.Kind == mapping.KindFederatedUser {
+		return spec, nil, invalid("%s is not an IAM user or role (it is a %s): access entries do not take it; map it in aws-auth (mapUsers) instead", spec.PrincipalARN, p.Kind)
+	}
 	if strings.Contains(spec.PrincipalARN, ":sts::") {
 		kept = []mapping.Rewrite{{From: spec.PrincipalARN, To: p.ARN, Reason: "EKS rejects assumed-role ARNs; an access entry names the role (if the role has a path, pass its full role ARN)"}}
 		spec.PrincipalARN = p.ARN

@@ -35,7 +35,9 @@ func TestValidate(t *testing.T) {
 		{name: "other partition", spec: Spec{PrincipalARN: "arn:aws-cn:iam::111122223333:role/a"}, wantErr: "partition aws-cn"},
 		{name: "policy of other partition", spec: Spec{PrincipalARN: "arn:aws:iam::111122223333:role/a", Policies: []PolicySpec{{ARN: "arn:aws-cn:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"}}}, wantErr: "not an EKS access policy ARN of this cluster's partition"},
 		{name: "policy name in gov partition", partition: "aws-us-gov", spec: Spec{PrincipalARN: "arn:aws-us-gov:iam::111122223333:role/a", Policies: []PolicySpec{{ARN: "AmazonEKSViewPolicy"}}}, wantARN: "arn:aws-us-gov:iam::111122223333:role/a"},
-		{name: "bad ARN", spec: Spec{PrincipalARN: "arn:aws:iam::111122223333:root"}, wantErr: "account root"},
+		{name: "account root", spec: Spec{PrincipalARN: "arn:aws:iam::111122223333:root"}, wantErr: "access entries do not take it"},
+		{name: "federated user", spec: Spec{PrincipalARN: "arn:aws:sts::111122223333:federated-user/bob"}, wantErr: "map it in aws-auth"},
+		{name: "bad ARN", spec: Spec{PrincipalARN: "arn:aws:iam::111122223333:group/g"}, wantErr: "groups cannot authenticate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/iammap/iammap/mapping"
 	"go.yaml.in/yaml/v3"
+	yamlv2 "gopkg.in/yaml.v2"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
 
@@ -39,7 +40,11 @@ type Document struct {
 
 // keyDoc is one decoded data key.
 type keyDoc struct {
-	err      error
+	err error
+	// editErr, when set, refuses edits of a key that is read (partly) but
+	// whose items cannot be lined up with its text.
+	editErr  error
+	problems []string
 	mappings []mapping.Mapping
 	accounts []string
 	// generic holds each item as decoded to JSON values, unknown fields
@@ -84,6 +89,11 @@ func (d *Document) Errs() []error {
 	return errs
 }
 
+// Problems lists the items of one key that the authenticator skips or reads
+// only in part (mapAccounts items that are not strings; entries' own
+// problems are on each [mapping.Mapping]).
+func (d *Document) Problems(src mapping.Source) []string { return slices.Clone(d.keys[src].problems) }
+
 // Set is the document as the authenticator sees it. Keys that do not parse
 // contribute nothing, as in the authenticator.
 func (d *Document) Set() mapping.Set {
@@ -123,16 +133,16 @@ func decodeKey(src mapping.Source, text string) *keyDoc {
 	var root yaml.Node
 	parseErr := yaml.Unmarshal([]byte(text), &root)
 	if src == mapping.MapAccounts {
-		if parseErr != nil {
-			return fail(parseErr)
-		}
-		accounts, err := accountsOf(&root)
+		accounts, problems, err := accountsAsAuthenticator(text)
 		if err != nil {
 			return fail(err)
 		}
-		k.accounts = accounts
+		k.accounts, k.problems = accounts, problems
 		for _, a := range accounts {
 			k.generic = append(k.generic, a)
+		}
+		if len(problems) > 0 {
+			k.editErr = &KeyError{Key: src, Err: fmt.Errorf("some items are not account ids (%s); fix them by hand first", strings.Join(problems, "; "))}
 		}
 	} else {
 		ok := false
@@ -162,17 +172,89 @@ func decodeEntriesAsAuthenticator(src mapping.Source, text string) (generic []an
 	if err != nil {
 		return nil, nil, err
 	}
-	var entries []entryJSON
-	if err := json.Unmarshal(js, &entries); err != nil {
+	if err := json.Unmarshal(js, &generic); err != nil {
 		return nil, nil, jsonProblem(err)
 	}
-	if err := json.Unmarshal(js, &generic); err != nil {
-		return nil, nil, err
+	// encoding/json goes on after a value of the wrong type: it leaves that
+	// field (or that item) empty and decodes the rest, and the
+	// authenticator keeps what it got. So does iammap, noting each problem
+	// on its entry.
+	var entries []entryJSON
+	if err := json.Unmarshal(js, &entries); err != nil {
+		var te *json.UnmarshalTypeError
+		if !errors.As(err, &te) {
+			return nil, nil, jsonProblem(err)
+		}
 	}
-	for _, e := range entries {
-		mappings = append(mappings, e.mapping(src))
+	if len(entries) != len(generic) {
+		return nil, nil, fmt.Errorf("decoded %d entries from %d items", len(entries), len(generic))
+	}
+	for i, e := range entries {
+		m := e.mapping(src)
+		m.Problems = itemProblems(generic[i])
+		mappings = append(mappings, m)
 	}
 	return generic, mappings, nil
+}
+
+// itemProblems lists the values of one item that encoding/json cannot put
+// in the authenticator's fields, each of which EKS reads as empty.
+func itemProblems(item any) []string {
+	fields, isMap := item.(map[string]any)
+	if !isMap {
+		if item == nil {
+			return []string{"the item is empty"}
+		}
+		return []string{fmt.Sprintf("the item is a %s, not a mapping; EKS reads it as an empty entry", jsonKind(item))}
+	}
+	var out []string
+	for _, key := range slices.Sorted(maps.Keys(fields)) {
+		if entryField(key) < 0 {
+			continue
+		}
+		b, err := json.Marshal(map[string]any{key: fields[key]})
+		if err != nil {
+			continue
+		}
+		var e entryJSON
+		if err := json.Unmarshal(b, &e); err != nil {
+			out = append(out, jsonProblem(err).Error()+"; EKS reads it as empty")
+		}
+	}
+	return out
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case string:
+		return "string"
+	case float64:
+		return "number"
+	case bool:
+		return "boolean"
+	case []any:
+		return "list"
+	}
+	return "value"
+}
+
+// accountsAsAuthenticator reads mapAccounts as the authenticator does: with
+// yaml.v2 into a list of strings. Any scalar becomes its text (a quoted id,
+// a plain number as written, an alias, !!binary decoded); an item yaml.v2
+// cannot make a string is left out, and the rest kept.
+func accountsAsAuthenticator(text string) (accounts, problems []string, err error) {
+	err = yamlv2.Unmarshal([]byte(text), &accounts)
+	if len(accounts) == 0 {
+		accounts = nil
+	}
+	var te *yamlv2.TypeError
+	if errors.As(err, &te) {
+		for _, e := range te.Errors {
+			problems = append(problems, e+" (EKS skips it)")
+		}
+		return accounts, problems, nil
+	}
+	return accounts, nil, err
 }
 
 func (e entryJSON) mapping(src mapping.Source) mapping.Mapping {
@@ -418,26 +500,6 @@ func yamlKind(goKind string) string {
 	return goKind
 }
 
-// accountsOf keeps each scalar's text as written: 012345678901 must not
-// become the number 12345678901.
-func accountsOf(root *yaml.Node) ([]string, error) {
-	if len(root.Content) == 0 {
-		return nil, nil
-	}
-	seq := root.Content[0]
-	if seq.Kind != yaml.SequenceNode {
-		return nil, fmt.Errorf("line %d: want a list of account ids", seq.Line)
-	}
-	var out []string
-	for _, item := range seq.Content {
-		if item.Kind != yaml.ScalarNode {
-			return nil, fmt.Errorf("line %d: account id must be a single value", item.Line)
-		}
-		out = append(out, item.Value)
-	}
-	return out, nil
-}
-
 // splitItems cuts a block sequence into the text before its first item and
 // the text of each item, so items can be removed or appended without
 // re-encoding the others. It returns nil spans when the text is not a plain
@@ -530,6 +592,9 @@ func (d *Document) editable(src mapping.Source) (*keyDoc, error) {
 	k := d.keys[src]
 	if k.err != nil {
 		return nil, fmt.Errorf("refusing to edit %s: %w", src, k.err)
+	}
+	if k.editErr != nil {
+		return nil, fmt.Errorf("refusing to edit %s: %w", src, k.editErr)
 	}
 	return k, nil
 }

@@ -127,10 +127,8 @@ func TestDecodeMatchesAuthenticatorFieldRules(t *testing.T) {
 
 func TestDecodeKeyErrorsNameTheProblem(t *testing.T) {
 	tests := []struct{ name, key, text, want string }{
-		{"groups not a list", "mapRoles", "- rolearn: a\n  groups: system:masters\n", `field "groups"`},
 		{"not a list", "mapUsers", "userarn: a\n", "want a list"},
 		{"bad yaml", "mapRoles", "- rolearn: a\n  groups: [x\n", "mapRoles"},
-		{"account mapping", "mapAccounts", "- id: 1\n", "single value"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,6 +138,49 @@ func TestDecodeKeyErrorsNameTheProblem(t *testing.T) {
 				t.Fatalf("Err = %v, want it to mention %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// A value of the wrong type does not lose the key, as it does not for the
+// authenticator: encoding/json leaves that field empty and decodes the rest,
+// and each problem is noted on its entry.
+func TestWrongTypedFieldsKeepTheirEntries(t *testing.T) {
+	text := "- rolearn: arn:aws:iam::111122223333:role/a\n  username: 1001\n  groups: system:masters\n" +
+		"- arn:aws:iam::111122223333:role/bare\n" +
+		"- rolearn: arn:aws:iam::111122223333:role/b\n  username: b\n  groups: [x, 5]\n"
+	d := Decode(map[string]string{"mapRoles": text, "mapAccounts": "- '444455556666'\n- 111122223333\n- {id: 1}\n"})
+	if err := d.Err(mapping.MapRoles); err != nil {
+		t.Fatalf("mapRoles: %v", err)
+	}
+	roles := d.Set().Roles
+	if len(roles) != 3 {
+		t.Fatalf("got %d entries, want 3", len(roles))
+	}
+	if r := roles[0]; r.ARN != "arn:aws:iam::111122223333:role/a" || r.Username != "" || len(r.Groups) != 0 || len(r.Problems) != 2 ||
+		!strings.Contains(r.Problems[0], `"groups"`) || !strings.Contains(r.Problems[1], `"username"`) {
+		t.Errorf("entry 0 = %+v, want its ARN kept, username and groups empty, two problems", r)
+	}
+	if r := roles[1]; r.ARN != "" || len(r.Problems) != 1 || !strings.Contains(r.Problems[0], "string, not a mapping") {
+		t.Errorf("entry 1 = %+v, want an empty entry with one problem", r)
+	}
+	if r := roles[2]; !reflect.DeepEqual(r.Groups, []string{"x", ""}) || len(r.Problems) != 1 {
+		t.Errorf("entry 2 = %+v, want groups [x \"\"] and one problem", r)
+	}
+	if got := d.Set().Accounts; !reflect.DeepEqual(got, []string{"444455556666", "111122223333"}) {
+		t.Errorf("accounts = %q, want the quoted and the plain id, the mapping skipped", got)
+	}
+	if p := d.Problems(mapping.MapAccounts); len(p) != 1 {
+		t.Errorf("mapAccounts problems = %q, want one", p)
+	}
+	if _, err := AddAccount(d, "777788889999"); err == nil {
+		t.Errorf("AddAccount on a mapAccounts with a skipped item succeeded; want a refusal")
+	}
+	// An edit of mapRoles keeps the wrong-typed entries as written.
+	if _, err := AddMapping(d, mapping.Mapping{Source: mapping.MapRoles, ARN: "arn:aws:iam::111122223333:role/c", Username: "c"}, false); err != nil {
+		t.Fatalf("AddMapping: %v", err)
+	}
+	if got := d.Data()["mapRoles"]; !strings.HasPrefix(got, text) {
+		t.Errorf("mapRoles after the edit does not start with the original text:\n%s", got)
 	}
 }
 

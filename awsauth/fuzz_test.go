@@ -20,7 +20,9 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, text string) {
 		d := Decode(map[string]string{"mapRoles": text, "mapUsers": text, "mapAccounts": text})
-		set := d.Set()
+		// Encode writes what EKS reads: a wrong-typed value as the empty
+		// value EKS reads, so the problem notes do not survive it.
+		set := withoutProblems(d.Set())
 		data, err := Encode(set)
 		if err != nil {
 			t.Fatalf("Encode of decoded set: %v", err)
@@ -29,8 +31,8 @@ func FuzzDecode(f *testing.F) {
 		if errs := again.Errs(); len(errs) > 0 {
 			t.Fatalf("Encode produced data that does not decode: %v\n%q", errs, data)
 		}
-		if got := again.Set(); !reflect.DeepEqual(got, set) {
-			t.Fatalf("round trip changed the set:\n%+v\n%+v", got, set)
+		if got := withoutProblems(again.Set()); !reflect.DeepEqual(got, set) {
+			t.Fatalf("round trip changed the set:\n%#v\n%#v", got, set)
 		}
 		// An edit either succeeds keeping every other item (setKey verifies
 		// that) or is refused; it never panics.
@@ -39,4 +41,13 @@ func FuzzDecode(f *testing.F) {
 		}
 		_, _ = AddAccount(d, "111122223333")
 	})
+}
+
+func withoutProblems(s mapping.Set) mapping.Set {
+	for _, ms := range [][]mapping.Mapping{s.Roles, s.Users} {
+		for i := range ms {
+			ms[i].Problems = nil
+		}
+	}
+	return s
 }

@@ -135,13 +135,41 @@ type Identity struct {
 	Entry *AccessEntry `json:"-"`
 	// Resolution is the aws-auth entry or account that decided (ViaAWSAuth).
 	Resolution *Resolution `json:"-"`
+	// Refused says why EKS rejects a caller that an aws-auth entry matches
+	// (a template it cannot render); Mapped is then false.
+	Refused string `json:"refused,omitempty"`
+	// Alternatives are the other identities EKS may give the caller, at
+	// random: several aws-auth entries match it with different results.
+	// When there are any, the identity is undefined.
+	Alternatives []Identity `json:"alternatives,omitempty"`
+}
+
+// Undefined reports whether EKS picks the caller's identity at random among
+// this one and its Alternatives.
+func (id Identity) Undefined() bool { return len(id.Alternatives) > 0 }
+
+// Outcomes lists every identity EKS may give the caller: this one and its
+// Alternatives.
+func (id Identity) Outcomes() []Identity {
+	out := []Identity{id}
+	for _, a := range id.Alternatives {
+		out = append(out, a)
+	}
+	out[0].Alternatives = nil
+	return out
 }
 
 // ClusterAdmin reports whether the identity is cluster admin: group
-// system:masters, or AmazonEKSClusterAdminPolicy at cluster scope.
+// system:masters, or AmazonEKSClusterAdminPolicy at cluster scope. An
+// undefined identity is admin only if every outcome EKS may pick is.
 func (id Identity) ClusterAdmin() bool {
 	if !id.Mapped {
 		return false
+	}
+	for _, a := range id.Alternatives {
+		if !a.ClusterAdmin() {
+			return false
+		}
 	}
 	if slices.Contains(id.Groups, "system:masters") {
 		return true
@@ -152,10 +180,16 @@ func (id Identity) ClusterAdmin() bool {
 }
 
 // Node reports whether the identity is a node's: an access entry of a node
-// type, or the group system:nodes.
+// type, or the group system:nodes. An undefined identity is a node's only
+// if every outcome is.
 func (id Identity) Node() bool {
 	if !id.Mapped {
 		return false
+	}
+	for _, a := range id.Alternatives {
+		if !a.Node() {
+			return false
+		}
 	}
 	if id.Entry != nil && slices.Contains(NodeTypes, id.Entry.Type) {
 		return true
@@ -193,18 +227,36 @@ func (a Access) Identify(principalARN string, caller Caller) Identity {
 	if !ok {
 		return Identity{Via: "no access entry and no aws-auth mapping"}
 	}
+	id := awsAuthIdentity(r)
+	for _, alt := range r.Alternatives {
+		id.Alternatives = append(id.Alternatives, awsAuthIdentity(alt))
+	}
+	return id
+}
+
+func awsAuthIdentity(r Resolution) Identity {
+	r.Alternatives = nil
 	via := "aws-auth mapAccounts " + r.Account
 	if r.Ref != nil {
 		via = "aws-auth " + r.Ref.String()
+	}
+	if r.Refused != "" {
+		return Identity{Mechanism: ViaAWSAuth, Via: via + ": EKS refuses this caller", Resolution: &r, Refused: r.Refused}
 	}
 	return Identity{Mapped: true, Mechanism: ViaAWSAuth, Via: via, Resolution: &r, Username: r.Username, Groups: r.Groups}
 }
 
 // IdentifyPrincipal is Identify for a principal named by its ARN alone,
-// with no session: what the principal gets, not how a template renders.
+// standing for any of its sessions: what the principal gets, with
+// templates left as written.
 func (a Access) IdentifyPrincipal(principalARN string) Identity {
-	key := PrincipalKey(principalARN)
-	return a.Identify(principalARN, Caller{CanonicalARN: key, AccountID: AccountOf(key)})
+	c, err := CallerFor(principalARN, "")
+	if err != nil {
+		key := PrincipalKey(principalARN)
+		c = Caller{CanonicalARN: key, AccountID: AccountOf(key)}
+	}
+	c.AnySession = true
+	return a.Identify(principalARN, c)
 }
 
 // Principals lists every principal the access state names explicitly: the

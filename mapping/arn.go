@@ -18,6 +18,12 @@ type PrincipalKind int
 const (
 	KindRole PrincipalKind = iota + 1
 	KindUser
+	// KindRoot is an account's root user (arn:P:iam::A:root). EKS matches it
+	// in mapUsers, and mapAccounts covers it; access entries refuse it.
+	KindRoot
+	// KindFederatedUser is an STS federated user
+	// (arn:P:sts::A:federated-user/NAME), matched as written in mapUsers.
+	KindFederatedUser
 )
 
 func (k PrincipalKind) String() string {
@@ -26,6 +32,10 @@ func (k PrincipalKind) String() string {
 		return "role"
 	case KindUser:
 		return "user"
+	case KindRoot:
+		return "root"
+	case KindFederatedUser:
+		return "federated-user"
 	}
 	return "unknown"
 }
@@ -91,9 +101,9 @@ func splitARN(s string) (arnParts, error) {
 	return p, nil
 }
 
-// ParsePrincipal parses an IAM role, user or STS assumed-role ARN into the
-// principal EKS sees, plus the rewrites it made. It rejects principals that
-// cannot authenticate to EKS (account root, groups, federated users).
+// ParsePrincipal parses an IAM role, user, account root, STS assumed-role or
+// federated-user ARN into the principal EKS sees, plus the rewrites it made.
+// It rejects what cannot authenticate to EKS (IAM groups, other services).
 func ParsePrincipal(s string) (Principal, []Rewrite, error) {
 	p, err := splitARN(s)
 	if err != nil {
@@ -113,11 +123,14 @@ func parseIAMResource(s string, p arnParts) (Principal, []Rewrite, error) {
 	switch typ {
 	case "role", "user":
 	case "root":
-		return Principal{}, nil, fmt.Errorf("%w %q: the account root cannot be mapped; map the whole account with --account %s", ErrInvalidARN, s, p.Account)
+		if rest != "" || p.Resource != "root" {
+			return Principal{}, nil, fmt.Errorf("%w %q: an account root ARN ends in :root", ErrInvalidARN, s)
+		}
+		return Principal{Kind: KindRoot, Partition: p.Partition, Account: p.Account, Path: "/", Name: "root", ARN: s}, nil, nil
 	case "group":
 		return Principal{}, nil, fmt.Errorf("%w %q: IAM groups cannot authenticate to EKS; map the group's users or a role they assume", ErrInvalidARN, s)
 	default:
-		return Principal{}, nil, fmt.Errorf("%w %q: resource type %q is not role or user", ErrInvalidARN, s, typ)
+		return Principal{}, nil, fmt.Errorf("%w %q: resource type %q is not role, user or root", ErrInvalidARN, s, typ)
 	}
 	path, name := "/", rest
 	if i := strings.LastIndex(rest, "/"); i >= 0 {
@@ -152,9 +165,14 @@ func parseSTSResource(s string, p arnParts) (Principal, []Rewrite, error) {
 	switch typ {
 	case "assumed-role":
 	case "federated-user":
-		return Principal{}, nil, fmt.Errorf("%w %q: federated users cannot be mapped in aws-auth; map the role they use instead", ErrInvalidARN, s)
+		if err := checkName(s, "federated user", rest); err != nil {
+			return Principal{}, nil, err
+		}
+		// The authenticator matches a federated user by its ARN as STS
+		// returns it, in mapUsers.
+		return Principal{Kind: KindFederatedUser, Partition: p.Partition, Account: p.Account, Path: "/", Name: rest, ARN: s}, nil, nil
 	default:
-		return Principal{}, nil, fmt.Errorf("%w %q: STS resource type %q is not assumed-role", ErrInvalidARN, s, typ)
+		return Principal{}, nil, fmt.Errorf("%w %q: STS resource type %q is not assumed-role or federated-user", ErrInvalidARN, s, typ)
 	}
 	name, session, ok := strings.Cut(rest, "/")
 	if !ok || session == "" {

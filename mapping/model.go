@@ -40,6 +40,9 @@ type Mapping struct {
 	Username string   `json:"username"`
 	Groups   []string `json:"groups"`
 	UserID   string   `json:"userid,omitempty"`
+	// Problems lists values of the entry that have the wrong type, each of
+	// which the authenticator reads as empty while keeping the entry.
+	Problems []string `json:"problems,omitempty"`
 }
 
 // Key is what the authenticator indexes the entry by.

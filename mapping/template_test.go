@@ -22,6 +22,18 @@ func TestRender(t *testing.T) {
 	}
 }
 
+func TestRenderCheckedRefusesEC2PrivateDNSNameWithoutInstance(t *testing.T) {
+	for session, ok := range map[string]bool{"i-0123456789abcdef0": true, "i-01234567": true, "": false, "i-012": false, "alice": false, "i-0123456789abcdef0x": false} {
+		_, err := RenderChecked("system:node:{{EC2PrivateDNSName}}", Caller{SessionName: session, EC2PrivateDNSName: "ip-1"})
+		if (err == nil) != ok {
+			t.Errorf("session %q: err = %v, want ok=%v", session, err, ok)
+		}
+	}
+	if _, err := RenderChecked("{{SessionName}}", Caller{}); err != nil {
+		t.Errorf("a template without {{EC2PrivateDNSName}} was refused: %v", err)
+	}
+}
+
 func TestTemplateWarnings(t *testing.T) {
 	tests := []struct {
 		in   string
