@@ -49,7 +49,9 @@ func TestResolve(t *testing.T) {
 	roleCaller := func(name, session string) Caller {
 		return Caller{CanonicalARN: "arn:aws:iam::111122223333:role/" + name, AccountID: acct, SessionName: session}
 	}
-	userCaller := func(arn string) Caller { return Caller{CanonicalARN: arn, AccountID: AccountOf(arn), AccessKeyID: "AKIAEXAMPLE"} }
+	userCaller := func(arn string) Caller {
+		return Caller{CanonicalARN: arn, AccountID: AccountOf(arn), AccessKeyID: "AKIAEXAMPLE"}
+	}
 	tests := []struct {
 		name   string
 		caller Caller
