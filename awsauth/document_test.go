@@ -396,3 +396,21 @@ func TestEncodeRoundTrip(t *testing.T) {
 		t.Errorf("round trip:\n%+v\nwant\n%+v", got, set)
 	}
 }
+
+// mapUsers files entries by the ARN as written: adding a case variant with
+// another result would leave EKS to pick either at random, so it is refused.
+func TestAddCaseVariantUserIsRefused(t *testing.T) {
+	d := Decode(map[string]string{"mapUsers": "- userarn: arn:aws:iam::111122223333:user/Alice\n  username: alice\n"})
+	_, err := AddMapping(d, mapping.Mapping{Source: mapping.MapUsers, ARN: "arn:aws:iam::111122223333:user/alice", Username: "other"}, false)
+	if !errors.Is(err, ErrDuplicate) || !strings.Contains(err.Error(), "mapUsers[0]") {
+		t.Fatalf("err = %v, want ErrDuplicate naming mapUsers[0]", err)
+	}
+	if got := d.Data()["mapUsers"]; strings.Count(got, "userarn") != 1 {
+		t.Errorf("mapUsers changed after a refused add:\n%s", got)
+	}
+	// The same spelling replaces the entry (the authenticator keeps the last).
+	res, err := AddMapping(d, mapping.Mapping{Source: mapping.MapUsers, ARN: "arn:aws:iam::111122223333:user/Alice", Username: "other"}, false)
+	if err != nil || len(res.Shadows) != 1 {
+		t.Fatalf("AddMapping with the same spelling = %+v, %v", res, err)
+	}
+}

@@ -3,6 +3,7 @@ package awsauth
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/iammap/iammap/mapping"
@@ -76,6 +77,12 @@ func AddMapping(d *Document, m mapping.Mapping, noDuplicates bool) (AddResult, e
 		e := existing[len(existing)-1]
 		return AddResult{}, fmt.Errorf("%w: %s is in %s (username %q, groups %v); delete it first or drop --no-duplicate-arns", ErrDuplicate, e.Display(), e.Ref, e.Username, e.Groups)
 	}
+	// The authenticator files mapUsers entries by the ARN as written, so an
+	// entry spelled in other letter cases does not replace the one present:
+	// both stay, and EKS picks one at random.
+	if st := statusIfAdded(d.Set(), m); st.State == mapping.Undefined {
+		return AddResult{}, fmt.Errorf("%w: %s already maps this principal with another spelling, and EKS would pick either entry at random; delete it first, or write the ARN exactly as it is there", ErrDuplicate, st.By)
+	}
 	text, generic, err := renderMany([]any{itemValue(m)})
 	if err != nil {
 		return AddResult{}, fmt.Errorf("render %s: %w", m.Source, err)
@@ -84,6 +91,18 @@ func AddMapping(d *Document, m mapping.Mapping, noDuplicates bool) (AddResult, e
 		return AddResult{}, err
 	}
 	return AddResult{Shadows: existing}, nil
+}
+
+// statusIfAdded is the state m would have, appended to set.
+func statusIfAdded(set mapping.Set, m mapping.Mapping) mapping.Status {
+	if m.Source == mapping.MapUsers {
+		set.Users = append(slices.Clone(set.Users), m)
+		_, users := set.Status()
+		return users[len(users)-1]
+	}
+	set.Roles = append(slices.Clone(set.Roles), m)
+	roles, _ := set.Status()
+	return roles[len(roles)-1]
 }
 
 // AddAccount adds an account id to mapAccounts unless present.
@@ -138,7 +157,7 @@ func DeleteMapping(d *Document, arn string, all bool) (DeleteResult, error) {
 	}
 	res := DeleteResult{Removed: removed, Remaining: d.EntriesFor(arn), Unreadable: d.Errs()}
 	for i := range res.Remaining {
-		if res.Remaining[i].Status.State == mapping.Active {
+		if st := res.Remaining[i].Status.State; st == mapping.Active || (st == mapping.Undefined && res.Effective == nil) {
 			res.Effective = &res.Remaining[i]
 		}
 	}

@@ -82,9 +82,9 @@ func sortedCopy(s []string) []string {
 
 // ForPrincipal builds the entry to store for p, in the key EKS expects for its kind.
 func ForPrincipal(p Principal, username string, groups []string) Mapping {
-	src := MapRoles
-	if p.Kind == KindUser {
-		src = MapUsers
+	src := MapUsers
+	if p.Kind == KindRole {
+		src = MapRoles
 	}
 	return Mapping{Source: src, ARN: p.ARN, Username: username, Groups: groups}
 }

@@ -259,6 +259,23 @@ func (s Set) Status() (roles, users []Status) {
 	return roles, users
 }
 
+// Check reports, for an entry about to be written, why EKS would not use
+// it for anyone: the authenticator drops it, no caller can match it, or it
+// refuses every caller it matches. nil means it can take effect.
+func (m Mapping) Check() error {
+	set := Set{Roles: []Mapping{m}}
+	if m.Source == MapUsers {
+		set = Set{Users: []Mapping{m}}
+	}
+	roles, users := set.Status()
+	st := append(roles, users...)[0]
+	switch st.State {
+	case Dropped, NeverMatches, Refuses:
+		return fmt.Errorf("EKS would not use this entry: %s", st)
+	}
+	return nil
+}
+
 // neverMatches explains why no caller EKS can authenticate has a canonical
 // ARN equal to the entry's (strings.EqualFold, as the authenticator compares).
 func neverMatches(m Mapping) string {

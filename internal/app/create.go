@@ -163,6 +163,9 @@ func (f createFlags) request() (cluster.CreateRequest, error) {
 			return req, err
 		}
 		req.Principal, req.Rewrites, req.Mapping = &p, rw, mapping.ForPrincipal(p, f.username, groups)
+		if err := req.Mapping.Check(); err != nil {
+			return req, badFlags("%v", err)
+		}
 	}
 	scope, err := accessentry.ParseScope(f.accessScope)
 	if err != nil {

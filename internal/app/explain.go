@@ -11,6 +11,7 @@ import (
 	"github.com/iammap/iammap/internal/accesspolicy"
 	"github.com/iammap/iammap/internal/cluster"
 	"github.com/iammap/iammap/internal/explain"
+	"github.com/iammap/iammap/internal/output"
 	"github.com/iammap/iammap/mapping"
 	"github.com/urfave/cli/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,7 +24,7 @@ func explainCommand() *cli.Command {
 		ArgsUsage: "[RESOURCE, with --can-i: pods, pods/log, deployments.apps, nodes, ...]",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "arn", Aliases: []string{"principal-arn"}, Required: true, Usage: "IAM role, user or assumed-role `ARN`"},
-			&cli.StringFlag{Name: "session-name", Usage: "session name for {{SessionName}} templates (default: the assumed-role ARN's, else \"session\")"},
+			&cli.StringFlag{Name: "session-name", Usage: "session name for {{SessionName}} templates of a role (default: the assumed-role ARN's; with none, templates are shown as written). IAM users have no session: EKS renders it empty"},
 			&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Value: "default", Usage: "namespace of namespaced resources"},
 			&cli.StringFlag{Name: "can-i", Usage: "answer yes or no for `VERB` on the RESOURCE argument (exit 0 yes, 1 no)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "table or json"},
@@ -81,13 +82,15 @@ func runExplain(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	caller := mapping.Caller{CanonicalARN: p.ARN, AccountID: p.Account, SessionName: c.String("session-name")}
-	if caller.SessionName == "" {
-		caller.SessionName = "session"
-		if i := strings.LastIndex(c.String("arn"), "/"); strings.Contains(c.String("arn"), ":assumed-role/") && i > 0 {
-			caller.SessionName = c.String("arn")[i+1:]
-		}
+	// What the authenticator knows of the caller: the session of an
+	// assumed-role ARN or --session-name; none for users, the root and
+	// federated users. A role with no session named stands for any of its
+	// sessions, with templates left as written.
+	caller, err := mapping.CallerFor(c.String("arn"), c.String("session-name"))
+	if err != nil {
+		return err
 	}
+	caller.AnySession = p.Kind == mapping.KindRole && caller.SessionName == ""
 	principal := c.String("arn")
 	if strings.Contains(principal, ":sts::") {
 		principal = p.ARN
@@ -153,9 +156,24 @@ func runExplain(c *cli.Context) error {
 	}
 	w := c.App.Writer
 	fmt.Fprintln(w, c.String("arn"))
+	if id.Refused != "" {
+		fmt.Fprintf(w, "  refused: %s: %s\n  every request gets 401 Unauthorized\n", id.Via, id.Refused)
+		return nil
+	}
 	if !id.Mapped {
 		fmt.Fprintf(w, "  not mapped: %s\n  every request gets 401 Unauthorized\n", id.Via)
 		return nil
+	}
+	if id.Undefined() {
+		fmt.Fprintf(w, "  UNDEFINED: several aws-auth entries match with different results, and EKS picks one at random at each sign-in:\n")
+		for _, o := range id.Outcomes() {
+			if o.Refused != "" {
+				fmt.Fprintf(w, "    %s: refused (%s)\n", o.Via, o.Refused)
+				continue
+			}
+			fmt.Fprintf(w, "    %s: %s\n", o.Via, output.Identity(o.Username, o.Groups))
+		}
+		fmt.Fprintln(w, "  the table shows what every choice allows; a verb only some choices allow shows -")
 	}
 	var policies []string
 	for _, pol := range id.Policies {

@@ -85,10 +85,16 @@ func runGet(c *cli.Context, arn, format, backendFlag string) error {
 		for _, e := range snap.Doc.Errs() {
 			u.warn("%v; EKS ignores that key too. Fix it with `kubectl edit -n kube-system configmap aws-auth`", e)
 		}
+		for _, p := range snap.Doc.Problems(mapping.MapAccounts) {
+			u.warn("aws-auth mapAccounts: %s", p)
+		}
 		var kept []awsauth.Entry
 		for _, e := range snap.Doc.Entries() {
 			if filter == "" || e.Key() == filter || e.Key() == strings.ToLower(arn) {
 				kept = append(kept, e)
+				for _, p := range e.Problems {
+					u.warn("aws-auth %s: %s", e.Ref, p)
+				}
 			}
 		}
 		accounts := snap.Doc.Set().Accounts

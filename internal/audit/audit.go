@@ -111,6 +111,24 @@ func auditAWSAuth(ctx context.Context, in Input, d *awsauth.Document, add addFun
 				add(Error, "never-matches", subject, e.Status.Reason, "re-create the entry with iammap create, which stores the matching ARN")
 			}
 		}
+		switch e.Status.State {
+		case mapping.NeverMatches:
+			if e.ARN == "" && e.SSO != nil {
+				add(Error, "sso-never-matches", subject, e.Status.Reason, "map each Identity Center role by its ARN without the /aws-reserved/sso.amazonaws.com/ path (iammap create --arn does that), or use an access entry")
+			}
+		case mapping.Dropped:
+			add(Error, "dropped-entry", subject, "aws-iam-authenticator rejects this entry when it loads aws-auth ("+e.Status.Reason+"), so EKS does not have it", "fix or delete the entry")
+		case mapping.Undefined:
+			add(Error, "undefined", subject, e.Status.String()+": the entries match the same callers with different usernames or groups, and the authenticator keeps them in a Go map, so each sign-in may get either", "keep one entry for the principal")
+		case mapping.Refuses:
+			add(Error, "refuses-callers", subject, e.Status.Reason+"; every caller it matches gets 401", "use a placeholder this principal can fill, or map a node role")
+		}
+		for _, p := range e.Problems {
+			add(Error, "wrong-type", subject, p+" (EKS keeps the entry)", "write the value in the type aws-auth expects: strings for rolearn/userarn/username, a list of strings for groups")
+		}
+		if p, _, err := mapping.ParsePrincipal(e.ARN); err == nil && p.Kind == mapping.KindRoot && e.Status.State == mapping.Active {
+			add(Warning, "root-mapped", subject, "the account root user can authenticate to the cluster; its credentials cannot be scoped or rotated like a role's", "map a role instead and keep root credentials unused")
+		}
 		for _, g := range e.Groups {
 			if strings.Contains(g, " - ") {
 				add(Error, "misindented-groups", subject, fmt.Sprintf("group %q is a list item indented one space too far, read as part of the previous group", g), "align the '-' of every group")
@@ -131,21 +149,37 @@ func auditAWSAuth(ctx context.Context, in Input, d *awsauth.Document, add addFun
 		}
 		var refs []string
 		winner := ""
+		undefined := false
 		cases := map[string]bool{}
 		for _, e := range group {
 			refs = append(refs, e.Ref.String())
 			cases[e.ARN] = true
-			if e.Status.State == mapping.Active {
+			switch e.Status.State {
+			case mapping.Active:
 				winner = e.Ref.String()
+			case mapping.Undefined:
+				undefined = true
 			}
 		}
-		add(Warning, "duplicate", group[0].Display(), fmt.Sprintf("%d entries map this principal (%s); %s wins, the others do nothing", len(group), strings.Join(refs, ", "), orNone(winner)), "keep one entry")
+		if undefined {
+			winner = "EKS picks one of them at random"
+		} else {
+			winner = orNone(winner) + " wins, the others do nothing"
+		}
+		add(Warning, "duplicate", group[0].Display(), fmt.Sprintf("%d entries map this principal (%s); %s", len(group), strings.Join(refs, ", "), winner), "keep one entry")
 		if len(cases) > 1 {
-			add(Warning, "case-variant-duplicate", key, fmt.Sprintf("the same principal is written in different letter cases (%d spellings); EKS compares ARNs case-insensitively", len(cases)), "keep one entry")
+			add(Warning, "case-variant-duplicate", key, fmt.Sprintf("the same principal is written in different letter cases (%d spellings); EKS compares ARNs ignoring case, and in mapUsers keeps every spelling", len(cases)), "keep one entry")
 		}
 	}
 	for _, a := range set.Accounts {
+		if st := mapping.AccountStatus(a); st.State != mapping.Active {
+			add(Error, "account-not-an-id", "mapAccounts "+a, st.Reason, "write the 12-digit account id in quotes, e.g. - \"012345678901\"")
+			continue
+		}
 		add(Warning, "map-accounts", "mapAccounts "+a, "every principal of account "+a+" can authenticate (as its ARN, with no groups)", "map the principals that need access instead")
+	}
+	for _, p := range d.Problems(mapping.MapAccounts) {
+		add(Error, "wrong-type", "mapAccounts", p, "write each account id as a quoted string")
 	}
 	access := mapping.Access{Mode: in.Mode, AWSAuth: set, Entries: in.Entries}
 	for _, e := range entries {
@@ -164,8 +198,8 @@ func auditAWSAuth(ctx context.Context, in Input, d *awsauth.Document, add addFun
 			}
 			checked[e.Key()] = true
 			p, _, err := mapping.ParsePrincipal(e.ARN)
-			if err != nil {
-				continue
+			if err != nil || p.Kind == mapping.KindRoot || p.Kind == mapping.KindFederatedUser {
+				continue // IAM has nothing to look up for the root or a federated user
 			}
 			subject := e.Ref.String() + " " + e.Display()
 			if p.Account != in.Account {

@@ -262,7 +262,7 @@ func build(where string, a *AWSAuth, entries []AccessEntry) (Target, error) {
 			if err != nil {
 				return fail("%s: %v", what, err)
 			}
-			if p.Kind != mapping.KindUser {
+			if p.Kind == mapping.KindRole {
 				return fail("%s: %s is not a user; put roles under mapRoles", what, u.UserARN)
 			}
 			m := mapping.Mapping{Source: mapping.MapUsers, ARN: p.ARN, Username: u.Username, Groups: u.Groups}

@@ -97,6 +97,10 @@ type Decision struct {
 	Allowed bool   `json:"allowed"`
 	Status  int    `json:"status"` // what the API server would answer: 200, 403 or 401
 	Reason  string `json:"reason"`
+	// Undefined is set when EKS picks the caller's identity at random among
+	// aws-auth entries and the choices answer differently; Allowed is then
+	// false and Status is the first choice's.
+	Undefined bool `json:"undefined,omitempty"`
 }
 
 // Groups the API server gives every authenticated user on top of its own.
@@ -104,8 +108,33 @@ func effectiveGroups(id Identity) []string {
 	return append(slices.Clone(id.Groups), "system:authenticated")
 }
 
-// Decide answers whether the identity may make the request.
+// Decide answers whether the identity may make the request. For an
+// undefined identity it answers for every identity EKS may pick.
 func (c Cluster) Decide(id Identity, req accesspolicy.Request) Decision {
+	if !id.Undefined() {
+		return c.decideOne(id, req)
+	}
+	var ds []Decision
+	var reasons []string
+	for _, o := range id.Outcomes() {
+		d := c.decideOne(o, req)
+		ds = append(ds, d)
+		reasons = append(reasons, fmt.Sprintf("%d via %s (%s)", d.Status, o.Via, d.Reason))
+	}
+	for _, d := range ds[1:] {
+		if d.Allowed != ds[0].Allowed || d.Status != ds[0].Status {
+			return Decision{Status: ds[0].Status, Undefined: true, Reason: "undefined: EKS picks one of several aws-auth entries at random, and they answer differently: " + strings.Join(reasons, "; ")}
+		}
+	}
+	d := ds[0]
+	d.Reason += " (EKS picks one of several aws-auth entries at random; each gives this answer)"
+	return d
+}
+
+func (c Cluster) decideOne(id Identity, req accesspolicy.Request) Decision {
+	if id.Refused != "" {
+		return Decision{Status: 401, Reason: id.Via + " (" + id.Refused + "): the API server answers 401 Unauthorized"}
+	}
 	if !id.Mapped {
 		return Decision{Status: 401, Reason: "not mapped (" + id.Via + "): the API server answers 401 Unauthorized"}
 	}

@@ -23,6 +23,9 @@ var _ API = (*iam.Client)(nil)
 
 // ARN returns the principal's ARN as IAM has it (with the role's path).
 func ARN(ctx context.Context, api API, p mapping.Principal) (string, error) {
+	if p.Kind == mapping.KindRoot || p.Kind == mapping.KindFederatedUser {
+		return p.ARN, nil // neither is an IAM entity to look up; both exist while the account does
+	}
 	if p.Kind == mapping.KindRole {
 		out, err := api.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(p.Name)})
 		if err != nil {

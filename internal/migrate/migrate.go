@@ -88,6 +88,15 @@ func Build(ctx context.Context, cl Cluster, doc *awsauth.Document, existing []ac
 		case mapping.NeverMatches:
 			p.Items = append(p.Items, Item{From: from, Outcome: Dropped, Reason: "never matched any caller: " + e.Status.Reason})
 			continue
+		case mapping.Dropped:
+			p.Items = append(p.Items, Item{From: from, Outcome: Dropped, Reason: "EKS drops this entry when it loads aws-auth: " + e.Status.Reason})
+			continue
+		case mapping.Refuses:
+			p.Items = append(p.Items, Item{From: from, Outcome: Dropped, Reason: "every caller it matches is refused: " + e.Status.Reason})
+			continue
+		case mapping.Undefined:
+			p.Items = append(p.Items, skip(from, e.Status.String()+"; decide which entry is meant and delete the others before migrating"))
+			continue
 		}
 		p.Items = append(p.Items, planEntry(ctx, cl, e, existing, iamAPI, from))
 	}
@@ -109,6 +118,9 @@ func planEntry(ctx context.Context, cl Cluster, e awsauth.Entry, existing []acce
 	p, _, err := mapping.ParsePrincipal(e.ARN)
 	if err != nil {
 		return skip(from, err.Error())
+	}
+	if p.Kind == mapping.KindRoot || p.Kind == mapping.KindFederatedUser {
+		return skip(from, "access entries do not take an account "+p.Kind.String()+"; keep this in aws-auth or map a role instead")
 	}
 	if strings.HasPrefix(p.Name, "AWSServiceRoleFor") {
 		return skip(from, "service-linked role: EKS does not accept access entries for it")

@@ -56,7 +56,11 @@ type Row struct {
 	Source       string   `json:"source"`
 	Status       string   `json:"status"`
 	ShadowedBy   string   `json:"shadowedBy,omitempty"`
-	Reason       string   `json:"reason,omitempty"`
+	// MayUse lists, for an undefined entry, the other entries EKS may use.
+	MayUse []string `json:"mayUse,omitempty"`
+	Reason string   `json:"reason,omitempty"`
+	// Problems lists wrong-typed values EKS reads as empty.
+	Problems []string `json:"problems,omitempty"`
 }
 
 // Overridden is the status of an aws-auth entry whose principal has an
@@ -67,14 +71,17 @@ const Overridden mapping.State = "overridden"
 func Rows(entries []awsauth.Entry, accounts []string) []Row {
 	rows := make([]Row, 0, len(entries)+len(accounts))
 	for _, e := range entries {
-		r := Row{SSO: e.SSO, Username: e.Username, Groups: e.Groups, UserID: e.UserID, Source: string(e.Source), Status: string(e.Status.State)}
+		r := Row{SSO: e.SSO, Username: e.Username, Groups: e.Groups, UserID: e.UserID, Source: string(e.Source), Status: string(e.Status.State), Problems: e.Problems}
 		if e.Source == mapping.MapUsers {
 			r.UserARN = e.ARN
 		} else {
 			r.RoleARN = e.ARN
 		}
-		if e.Status.By != nil {
+		if e.Status.By != nil && e.Status.State == mapping.Shadowed {
 			r.ShadowedBy = e.Status.By.String()
+		}
+		for _, o := range e.Status.Others {
+			r.MayUse = append(r.MayUse, o.String())
 		}
 		if e.Status.State != mapping.Active {
 			r.Reason = e.Status.Reason
@@ -82,7 +89,8 @@ func Rows(entries []awsauth.Entry, accounts []string) []Row {
 		rows = append(rows, r)
 	}
 	for _, a := range accounts {
-		rows = append(rows, Row{Account: a, Source: string(mapping.MapAccounts), Status: string(mapping.Active)})
+		st := mapping.AccountStatus(a)
+		rows = append(rows, Row{Account: a, Source: string(mapping.MapAccounts), Status: string(st.State), Reason: st.Reason})
 	}
 	return rows
 }
@@ -158,15 +166,25 @@ func WriteRows(w io.Writer, f Format, rows []Row, layout Layout) error {
 }
 
 func statusCell(r Row) string {
+	cell := r.Status
 	switch mapping.State(r.Status) {
 	case mapping.Shadowed:
-		return "shadowed by " + r.ShadowedBy
+		cell = "shadowed by " + r.ShadowedBy
 	case mapping.NeverMatches:
-		return "never matches"
+		cell = "never matches"
+	case mapping.Dropped:
+		cell = "dropped by EKS"
+	case mapping.Undefined:
+		cell = "undefined: EKS may use " + strings.Join(r.MayUse, " or ") + " instead"
+	case mapping.Refuses:
+		cell = "EKS refuses its callers"
 	case Overridden:
-		return "overridden by access entry"
+		cell = "overridden by access entry"
 	}
-	return r.Status
+	if len(r.Problems) > 0 {
+		cell += " (a value of the wrong type is read as empty)"
+	}
+	return cell
 }
 
 // WriteDataDiff prints a unified diff per ConfigMap data key that differs
