@@ -119,6 +119,9 @@ func auditAWSAuth(ctx context.Context, in Input, d *awsauth.Document, add addFun
 		case mapping.Dropped:
 			add(Error, "dropped-entry", subject, "aws-iam-authenticator rejects this entry when it loads aws-auth ("+e.Status.Reason+"), so EKS does not have it", "fix or delete the entry")
 		case mapping.Undefined:
+			if slices.ContainsFunc(e.Status.Others, func(o mapping.Ref) bool { return o.Source == e.Ref.Source && o.Index < e.Ref.Index }) {
+				break // reported once, on the first of the entries
+			}
 			add(Error, "undefined", subject, e.Status.String()+": the entries match the same callers with different usernames or groups, and the authenticator keeps them in a Go map, so each sign-in may get either", "keep one entry for the principal")
 		case mapping.Refuses:
 			add(Error, "refuses-callers", subject, e.Status.Reason+"; every caller it matches gets 401", "use a placeholder this principal can fill, or map a node role")
@@ -162,10 +165,9 @@ func auditAWSAuth(ctx context.Context, in Input, d *awsauth.Document, add addFun
 			}
 		}
 		if undefined {
-			winner = "EKS picks one of them at random"
-		} else {
-			winner = orNone(winner) + " wins, the others do nothing"
+			continue // the undefined finding says it
 		}
+		winner = orNone(winner) + " wins, the others do nothing"
 		add(Warning, "duplicate", group[0].Display(), fmt.Sprintf("%d entries map this principal (%s); %s", len(group), strings.Join(refs, ", "), winner), "keep one entry")
 		if len(cases) > 1 {
 			add(Warning, "case-variant-duplicate", key, fmt.Sprintf("the same principal is written in different letter cases (%d spellings); EKS compares ARNs ignoring case, and in mapUsers keeps every spelling", len(cases)), "keep one entry")
@@ -193,7 +195,7 @@ func auditAWSAuth(ctx context.Context, in Input, d *awsauth.Document, add addFun
 	if in.IAM != nil {
 		checked := map[string]bool{}
 		for _, e := range entries {
-			if e.ARN == "" || e.Status.State == mapping.NeverMatches || checked[e.Key()] {
+			if st := e.Status.State; e.ARN == "" || st == mapping.NeverMatches || st == mapping.Dropped || st == mapping.Refuses || checked[e.Key()] {
 				continue
 			}
 			checked[e.Key()] = true

@@ -30,7 +30,7 @@ func fixture(t *testing.T, name string) *awsauth.Document {
 func localIAM(t *testing.T) IAM {
 	emu, err := iamemu.New("arn:aws:iam::111122223333:role/team/Pathy", "arn:aws:iam::111122223333:role/dev", "arn:aws:iam::111122223333:role/mis",
 		"arn:aws:iam::111122223333:role/tmpl", "arn:aws:iam::111122223333:role/overridden", "arn:aws:iam::111122223333:user/admin",
-		"arn:aws:iam::111122223333:role/nodes", "arn:aws:iam::111122223333:role/Admin")
+		"arn:aws:iam::111122223333:role/nodes", "arn:aws:iam::111122223333:role/Admin", "arn:aws:iam::111122223333:user/varied")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,6 +51,8 @@ func TestEveryFindingOnceWithItsSeverity(t *testing.T) {
 		"duplicate": Warning, "case-variant-duplicate": Warning, "unknown-placeholder": Warning, "user-in-system-masters": Warning,
 		"map-accounts": Warning, "dead-group": Warning,
 		"overridden-by-access-entry": Info, "unverifiable-principal": Info,
+		"dropped-entry": Error, "sso-never-matches": Error, "wrong-type": Error, "undefined": Error, "refuses-callers": Error,
+		"account-not-an-id": Error, "root-mapped": Warning,
 	}
 	got := map[string]int{}
 	for _, f := range findings {
