@@ -244,12 +244,13 @@ func build(where string, a *AWSAuth, entries []AccessEntry) (Target, error) {
 					t.Notes = append(t.Notes, what+": "+rw.String())
 				}
 				m.ARN = p.ARN
-			case r.SSO != nil:
-				if !mapping.ValidAccountID(r.SSO.AccountID) || r.SSO.PermissionSetName == "" {
-					return fail("%s: sso needs permissionSetName and a 12-digit accountID", what)
-				}
-			default:
+			case r.SSO == nil:
 				return fail("%s: rolearn or sso is required", what)
+			}
+			// An entry EKS would drop, never match (sso: among them) or
+			// refuse is not what the file means; say so before any write.
+			if err := m.Check(); err != nil {
+				return fail("%s: %v", what, err)
 			}
 			if err := claim(m.Key(), what); err != nil {
 				return fail("%v", err)
@@ -266,6 +267,9 @@ func build(where string, a *AWSAuth, entries []AccessEntry) (Target, error) {
 				return fail("%s: %s is not a user; put roles under mapRoles", what, u.UserARN)
 			}
 			m := mapping.Mapping{Source: mapping.MapUsers, ARN: p.ARN, Username: u.Username, Groups: u.Groups}
+			if err := m.Check(); err != nil {
+				return fail("%s: %v", what, err)
+			}
 			if err := claim(m.Key(), what); err != nil {
 				return fail("%v", err)
 			}

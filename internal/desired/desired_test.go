@@ -90,6 +90,8 @@ func TestParseErrors(t *testing.T) {
 		{"duplicate principal", head + "awsAuth:\n  mapRoles:\n    - rolearn: arn:aws:iam::111122223333:role/a\n    - rolearn: arn:aws:iam::111122223333:role/A\n", "awsAuth.mapRoles[1] maps the same principal as awsAuth.mapRoles[0]"},
 		{"duplicate entry", head + "accessEntries:\n  - principalArn: arn:aws:iam::111122223333:role/a\n  - principalArn: arn:aws:iam::111122223333:role/a\n", "EKS allows one per principal"},
 		{"system group in entry", head + "accessEntries:\n  - principalArn: arn:aws:iam::111122223333:role/a\n    kubernetesGroups: [system:masters]\n", "AmazonEKSClusterAdminPolicy instead of system:masters"},
+		{"sso entry", head + "awsAuth:\n  mapRoles:\n    - sso: {permissionSetName: Admin, accountID: '111122223333'}\n      username: a\n", "awsAuth.mapRoles[0]: EKS would not use this entry: never matches: sso entries match only behind"},
+		{"node template for a user", head + "awsAuth:\n  mapUsers:\n    - userarn: arn:aws:iam::111122223333:user/u\n      username: system:node:{{EC2PrivateDNSName}}\n", "EKS refuses its callers"},
 		{"account number", head + "awsAuth:\n  mapAccounts: [12345]\n", "is not a 12-digit account id"},
 		{"cluster twice", head + "clusters:\n  - name: a\n  - name: a\n", "cluster a is listed twice"},
 	}
