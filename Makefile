@@ -20,8 +20,8 @@ KUBE_STAMP := $(BIN)/.kube-version-$(KUBE_VERSION)
 build:
 	$(GO) build -o $(BIN)/iammap .
 
-## kube-bin: kube-apiserver, etcd and kubectl for the local stack, built from Go modules (tools/kube); a no-op when current
-kube-bin: $(KUBE_BINS)
+## kube-bin: kube-apiserver, etcd, kubectl (tools/kube) and authenticator-oracle (tools/authenticator) for the local stack, built from Go modules; a no-op when current
+kube-bin: $(KUBE_BINS) $(BIN)/authenticator-oracle
 
 define kube_notice
 	@if [ ! -e $(BIN)/kube-apiserver ] && [ ! -e $(BIN)/etcd ] && [ ! -e $(BIN)/kubectl ]; then \
@@ -47,6 +47,14 @@ $(KUBE_STAMP):
 	@rm -f $(BIN)/.kube-version-*
 	@touch $@
 	@if [ "$$($(BIN)/kube-apiserver --version 2>/dev/null)" = "Kubernetes $(KUBE_VERSION)" ]; then touch -t 200001010000 $@; fi
+
+# aws-iam-authenticator's aws-auth decision, which the local stack's
+# webhook asks (tools/authenticator); relinked when its module changes.
+AUTHENTICATOR_SRC := tools/authenticator/go.mod tools/authenticator/go.sum $(filter-out %_test.go,$(wildcard tools/authenticator/*/*.go tools/authenticator/*/*/*.go))
+$(BIN)/authenticator-oracle: $(AUTHENTICATOR_SRC)
+	cd tools/authenticator && $(GO) build -o $@ ./cmd/authenticator-oracle
+	@# go build leaves an up-to-date binary untouched; make compares dates.
+	@touch $@
 
 $(BIN)/iammap-devstack: FORCE
 	$(GO) build -o $(BIN)/iammap-devstack ./cmd/iammap-devstack
@@ -74,6 +82,7 @@ unit: fmt-check
 ## test: every test, integration tests on the real local API server included (IAMMAP_INTEGRATION=1: nothing skips), with -race, plus lint and a short fuzz run
 test: kube-bin lint
 	IAMMAP_INTEGRATION=1 $(GO) test -race -count=1 -timeout 20m ./...
+	cd tools/authenticator && IAMMAP_INTEGRATION=1 $(GO) test -race -count=1 ./...
 	@# No minimisation in the short run: minimising a new input can outlast
 	@# -fuzztime, and go test then fails with "context deadline exceeded".
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) -fuzzminimizetime 0 ./awsauth
@@ -86,6 +95,7 @@ bench: kube-bin
 ## lint: gofmt and go vet
 lint: fmt-check
 	$(GO) vet ./...
+	cd tools/authenticator && $(GO) vet ./...
 
 ## fmt-check: fail if gofmt would change a tracked Go file
 fmt-check:
