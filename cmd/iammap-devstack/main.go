@@ -1,9 +1,11 @@
 // Command iammap-devstack starts and stops iammap's local stack for `make up`,
 // `make down` and `make demo`: a real kube-apiserver and etcd on 127.0.0.1,
-// plus a local EKS (API emulator and authenticating webhooks). `up` starts a
-// background `run` process that owns the stack and writes DIR/env with shell
-// export lines: KUBECONFIG for a cluster admin, the EKS endpoint, the
-// cluster name and the credentials of the local principals.
+// plus a local EKS (API emulator, authenticating webhooks, and
+// authenticator-oracle, aws-iam-authenticator's own aws-auth mapper, which
+// decides aws-auth for the webhook). `up` starts a background `run` process
+// that owns the stack and writes DIR/env with shell export lines: KUBECONFIG
+// for a cluster admin, the EKS endpoint, the cluster name and the
+// credentials of the local principals.
 package main
 
 import (
@@ -33,7 +35,7 @@ func main() {
 		ExitErrHandler: func(*cli.Context, error) {},
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "dir", Value: ".local", Usage: "state `DIR`; DIR/env is written here"},
-			&cli.StringFlag{Name: "bin", Value: "bin", Usage: "`DIR` holding kube-apiserver and etcd"},
+			&cli.StringFlag{Name: "bin", Value: "bin", Usage: "`DIR` holding kube-apiserver, etcd and authenticator-oracle"},
 			&cli.StringFlag{Name: "auth-mode", Value: eksemu.ModeAPIAndConfigMap, EnvVars: []string{"IAMMAP_LOCAL_AUTH_MODE"}, Usage: "the local cluster's starting authentication mode: CONFIG_MAP, API_AND_CONFIG_MAP or API"},
 			&cli.StringFlag{Name: "cluster", Value: devstack.DefaultClusterName, Usage: "the local cluster's name"},
 			&cli.StringSliceFlag{Name: "principal", Usage: "extra local IAM principal `NAME=ARN` (credentials are generated)"},

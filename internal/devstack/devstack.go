@@ -30,11 +30,17 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
-// ErrBinariesMissing means kube-apiserver or etcd has not been built yet.
+// ErrBinariesMissing means kube-apiserver, etcd or authenticator-oracle has
+// not been built yet.
 var ErrBinariesMissing = errors.New("local stack binaries missing")
 
 // BuildHint is the command that builds the binaries.
-const BuildHint = "run `make kube-bin` from the repository root (a one-time build of kube-apiserver and etcd, about 6 minutes on 2 cores)"
+const BuildHint = "run `make kube-bin` from the repository root (a one-time build of kube-apiserver, etcd and authenticator-oracle, about 6 minutes on 2 cores)"
+
+// Binaries are the programs FindBinDir requires: the control plane, and
+// aws-iam-authenticator's aws-auth decision that the local EKS's webhook
+// asks (tools/authenticator).
+var Binaries = []string{"kube-apiserver", "etcd", "authenticator-oracle"}
 
 // User is a static-token identity the API server accepts.
 type User struct {
@@ -45,7 +51,7 @@ type User struct {
 
 // Options configure Start.
 type Options struct {
-	// BinDir holds kube-apiserver and etcd.
+	// BinDir holds kube-apiserver, etcd and authenticator-oracle.
 	BinDir string
 	// Dir receives data, certificates, logs and state; it must exist.
 	Dir string
@@ -83,14 +89,18 @@ type Cluster struct {
 	Users     []User `json:"users"`
 	EtcdPID   int    `json:"etcdPID"`
 	ServerPID int    `json:"apiserverPID"`
+	// OraclePID is authenticator-oracle's, started with the local EKS.
+	OraclePID int `json:"oraclePID,omitempty"`
 	// AuditLog records every ConfigMap request (JSON lines, audit.k8s.io/v1 Events).
 	AuditLog string `json:"auditLog"`
 	// DaemonPID is the process that owns the stack when started by `iammap-devstack up`.
 	DaemonPID int `json:"daemonPID,omitempty"`
 
 	// Local EKS, when started.
-	ClusterName string                  `json:"clusterName,omitempty"`
-	EKSEndpoint string                  `json:"eksEndpoint,omitempty"`
+	ClusterName string `json:"clusterName,omitempty"`
+	EKSEndpoint string `json:"eksEndpoint,omitempty"`
+	// OracleURL is where authenticator-oracle answers (POST /map).
+	OracleURL   string                  `json:"oracleURL,omitempty"`
 	IAMEndpoint string                  `json:"iamEndpoint,omitempty"`
 	Region      string                  `json:"region,omitempty"`
 	Principals  []authwebhook.Principal `json:"principals,omitempty"`
@@ -102,14 +112,14 @@ type Cluster struct {
 	webhook *authwebhook.Handler
 }
 
-// FindBinDir returns dir if it holds both binaries, or ErrBinariesMissing
-// with the command that builds them.
+// FindBinDir returns dir if it holds every one of Binaries, or
+// ErrBinariesMissing with the command that builds them.
 func FindBinDir(dir string) (string, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return "", err
 	}
-	for _, name := range []string{"kube-apiserver", "etcd"} {
+	for _, name := range Binaries {
 		if _, err := os.Stat(filepath.Join(abs, name)); err != nil {
 			return "", fmt.Errorf("%w: %s not found in %s: %s", ErrBinariesMissing, name, abs, BuildHint)
 		}
@@ -118,7 +128,8 @@ func FindBinDir(dir string) (string, error) {
 }
 
 // Start launches etcd and kube-apiserver on free loopback ports and waits
-// until the API server is ready and kube-system exists.
+// until the API server is ready and kube-system exists. With EKS it then
+// starts authenticator-oracle, which watches aws-auth on that API server.
 func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	bin, err := FindBinDir(opts.BinDir)
 	if err != nil {
@@ -197,6 +208,10 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, fmt.Errorf("kube-apiserver not ready (log: %s): %w", filepath.Join(dir, "kube-apiserver.log"), err)
 	}
 	if opts.EKS != nil {
+		if err := c.startOracle(ctx, bin); err != nil {
+			c.Stop()
+			return nil, err
+		}
 		if err := c.registerCluster(*opts.EKS); err != nil {
 			c.Stop()
 			return nil, err
@@ -277,7 +292,7 @@ func (c *Cluster) waitReady(ctx context.Context, timeout time.Duration) error {
 }
 
 func (c *Cluster) alive() bool {
-	for _, pid := range []int{c.EtcdPID, c.ServerPID} {
+	for _, pid := range c.pids() {
 		if pid != 0 && syscall.Kill(pid, 0) != nil {
 			return false
 		}
@@ -285,18 +300,23 @@ func (c *Cluster) alive() bool {
 	return true
 }
 
-// Stop ends the API server and etcd and waits briefly for them to exit.
+// pids are the stack's processes, in the order Stop ends them: the oracle
+// (a client of the API server), the API server, etcd.
+func (c *Cluster) pids() []int { return []int{c.OraclePID, c.ServerPID, c.EtcdPID} }
+
+// Stop ends the oracle, the API server and etcd and waits briefly for them
+// to exit.
 func (c *Cluster) Stop() {
 	for _, srv := range c.servers {
 		_ = srv.Close()
 	}
-	for _, pid := range []int{c.ServerPID, c.EtcdPID} {
+	for _, pid := range c.pids() {
 		if pid > 0 {
 			_ = syscall.Kill(-pid, syscall.SIGTERM)
 		}
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for _, pid := range []int{c.ServerPID, c.EtcdPID} {
+	for _, pid := range c.pids() {
 		for pid > 0 && syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -352,7 +372,7 @@ func Load(dir string) (*Cluster, error) {
 	return &c, nil
 }
 
-// Running reports whether both processes of a loaded cluster are alive.
+// Running reports whether the processes of a loaded cluster are alive.
 func (c *Cluster) Running() bool { return c.EtcdPID > 0 && c.ServerPID > 0 && c.alive() }
 
 func randomToken() string {

@@ -1,19 +1,21 @@
 package devstack
 
 import (
+	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/iammap/iammap/internal/devstack/authwebhook"
 	"github.com/iammap/iammap/internal/devstack/eksemu"
 	"github.com/iammap/iammap/internal/devstack/iamemu"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
@@ -98,11 +100,6 @@ func (c *Cluster) registerCluster(o EKSOptions) error {
 	if err != nil {
 		return err
 	}
-	cs, err := kubernetes.NewForConfig(c.RESTConfig(c.Admin))
-	if err != nil {
-		return err
-	}
-	c.webhook.SetConfigMaps(cs.CoreV1().ConfigMaps("kube-system"))
 	mode := o.AuthMode
 	if mode == "" {
 		mode = eksemu.ModeAPIAndConfigMap
@@ -111,6 +108,44 @@ func (c *Cluster) registerCluster(o EKSOptions) error {
 		Name: c.ClusterName, Endpoint: c.Server, CAData: base64.StdEncoding.EncodeToString(ca),
 		AuthMode: mode, CreatorARN: o.CreatorARN,
 	})
+	return nil
+}
+
+// startOracle launches authenticator-oracle: aws-iam-authenticator's own
+// aws-auth mapper, watching kube-system/aws-auth on the running API server
+// as the cluster admin, and hands its address to the webhook. Its log is
+// authenticator.log.
+func (c *Cluster) startOracle(ctx context.Context, bin string) error {
+	kubeconfig := filepath.Join(c.Dir, "authenticator.kubeconfig")
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["local"] = &clientcmdapi.Cluster{Server: c.Server, CertificateAuthority: c.CAFile}
+	cfg.AuthInfos["admin"] = &clientcmdapi.AuthInfo{Token: c.Admin.Token}
+	cfg.Contexts["admin"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "admin"}
+	cfg.CurrentContext = "admin"
+	if err := clientcmd.WriteToFile(*cfg, kubeconfig); err != nil {
+		return fmt.Errorf("write %s: %w", kubeconfig, err)
+	}
+	addrFile := filepath.Join(c.Dir, "authenticator.addr")
+	if err := os.Remove(addrFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	oracle, err := c.launch(filepath.Join(bin, "authenticator-oracle"), "authenticator.log",
+		"--kubeconfig="+kubeconfig, "--listen=127.0.0.1:0", "--addr-file="+addrFile)
+	if err != nil {
+		return err
+	}
+	c.OraclePID = oracle.Process.Pid
+	if err := waitFor(ctx, 30*time.Second, func() bool {
+		b, err := os.ReadFile(addrFile)
+		if err != nil || !c.alive() {
+			return false
+		}
+		c.OracleURL = "http://" + strings.TrimSpace(string(b))
+		return httpOK(http.DefaultClient, c.OracleURL+"/healthz")
+	}); err != nil {
+		return fmt.Errorf("authenticator-oracle did not start (log: %s): %w", filepath.Join(c.Dir, "authenticator.log"), err)
+	}
+	c.webhook.SetOracle(c.OracleURL)
 	return nil
 }
 

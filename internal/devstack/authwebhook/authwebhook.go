@@ -3,28 +3,39 @@
 //
 //   - /authenticate answers TokenReviews: it verifies a k8s-aws-v1. token's
 //     SigV4 signature with the secret of one of the configured local
-//     principals (instead of calling STS), then maps the caller as EKS does:
-//     an access entry first (API, API_AND_CONFIG_MAP), else aws-auth
-//     (CONFIG_MAP, API_AND_CONFIG_MAP) with aws-iam-authenticator's rules
-//     and templates — iammap's own mapping and awsauth code. Unmapped: 401.
+//     principals (instead of calling STS), then maps the caller with EKS's
+//     precedence, the stack's own rule: in API and API_AND_CONFIG_MAP mode
+//     an access entry for the principal wins; in API mode nothing else
+//     counts; in CONFIG_MAP mode the cluster creator is admin. Otherwise
+//     aws-auth decides, and the decision is aws-iam-authenticator v0.7.18's,
+//     the code EKS runs: the webhook sends the STS GetCallerIdentity answer
+//     the token stands for to authenticator-oracle (tools/authenticator,
+//     POST /map), which runs the authenticator's aws-auth mapper. Not
+//     mapped, refused by the authenticator, or the oracle unreachable: 401.
+//     iammap's own aws-auth code takes no part in the decision.
 //   - /authorize answers SubjectAccessReviews before RBAC: it allows what the
 //     caller's associated access policies allow at their scope, and has no
 //     opinion otherwise, so RBAC decides the rest, as on EKS.
 package authwebhook
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
+	"path"
+	"strings"
 	"sync/atomic"
 	"time"
 
+	awsarn "github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/iammap/iammap/accessentry"
-	"github.com/iammap/iammap/awsauth"
 	"github.com/iammap/iammap/internal/accesspolicy"
 	"github.com/iammap/iammap/internal/devstack/eksemu"
 	"github.com/iammap/iammap/internal/ekstoken"
@@ -32,9 +43,6 @@ import (
 	"github.com/iammap/iammap/mapping"
 	authnv1 "k8s.io/api/authentication/v1"
 	authzv1 "k8s.io/api/authorization/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 )
 
 // Principal is a local IAM identity with credentials.
@@ -42,9 +50,14 @@ type Principal struct {
 	Name            string `json:"name"`
 	AccessKeyID     string `json:"accessKeyId"`
 	SecretAccessKey string `json:"secretAccessKey"`
-	// ARN is the IAM user or role ARN (roles may have a path).
+	// ARN is the IAM user or role ARN (roles may have a path), the account's
+	// root user (arn:P:iam::A:root) or an STS federated user
+	// (arn:P:sts::A:federated-user/NAME).
 	ARN string `json:"arn"`
-	// SessionName is used for roles, as the caller's assumed-role session.
+	// SessionName is used for roles, as the caller's assumed-role session;
+	// default Name. Any string goes: an instance id such as
+	// i-0123456789abcdef0 makes the caller look like a node to
+	// {{EC2PrivateDNSName}}, another string does not.
 	SessionName string `json:"sessionName,omitempty"`
 }
 
@@ -54,21 +67,41 @@ type caller struct {
 	arn          string // STS caller ARN
 	canonicalARN string // what aws-auth is matched against
 	account      string
+	userID       string // STS UserId: AIDA... (user), AROA...:SESSION (role), the account (root), ACCOUNT:NAME (federated user)
 	sessionName  string
 }
 
+// caller is what STS GetCallerIdentity answers for p. Unique ids are made
+// from the access key id: AIDA or AROA followed by its last 16 characters.
 func (p Principal) caller() (caller, error) {
-	parsed, _, err := mapping.ParsePrincipal(p.ARN)
+	a, err := awsarn.Parse(p.ARN)
 	if err != nil {
-		return caller{}, err
+		return caller{}, fmt.Errorf("principal %s: %w", p.Name, err)
 	}
-	c := caller{principal: p, arn: p.ARN, canonicalARN: parsed.ARN, account: parsed.Account}
-	if parsed.Kind == mapping.KindRole {
+	uniqueID := func(prefix string) string {
+		return prefix + p.AccessKeyID[min(4, len(p.AccessKeyID)):]
+	}
+	c := caller{principal: p, arn: p.ARN, canonicalARN: p.ARN, account: a.AccountID}
+	kind, rest, _ := strings.Cut(a.Resource, "/")
+	switch {
+	case a.Service == "iam" && a.Resource == "root":
+		c.userID = a.AccountID
+	case a.Service == "iam" && kind == "user" && rest != "":
+		c.userID = uniqueID("AIDA")
+	case a.Service == "iam" && kind == "role" && rest != "":
+		// STS names the role without its path.
+		name := path.Base(rest)
 		c.sessionName = p.SessionName
 		if c.sessionName == "" {
 			c.sessionName = p.Name
 		}
-		c.arn = fmt.Sprintf("arn:%s:sts::%s:assumed-role/%s/%s", parsed.Partition, parsed.Account, parsed.Name, c.sessionName)
+		c.arn = fmt.Sprintf("arn:%s:sts::%s:assumed-role/%s/%s", a.Partition, a.AccountID, name, c.sessionName)
+		c.canonicalARN = fmt.Sprintf("arn:%s:iam::%s:role/%s", a.Partition, a.AccountID, name)
+		c.userID = uniqueID("AROA") + ":" + c.sessionName
+	case a.Service == "sts" && kind == "federated-user" && rest != "":
+		c.userID = a.AccountID + ":" + rest
+	default:
+		return caller{}, fmt.Errorf("principal %s: %s is not an IAM user, role, root user or federated user", p.Name, p.ARN)
 	}
 	return c, nil
 }
@@ -81,14 +114,16 @@ type Handler struct {
 	// CreatorARN is the cluster creator: admin in CONFIG_MAP mode without
 	// appearing in aws-auth, as on EKS.
 	CreatorARN string
-	configMaps atomic.Pointer[corev1client.ConfigMapInterface]
-	Log        *log.Logger
-	now        func() time.Time
+	// Client asks the oracle; default a client with a 10 s timeout.
+	Client *http.Client
+	oracle atomic.Pointer[string]
+	Log    *log.Logger
+	now    func() time.Time
 }
 
-// SetConfigMaps gives the handler read access to kube-system ConfigMaps,
-// once the API server it serves is up.
-func (h *Handler) SetConfigMaps(cms corev1client.ConfigMapInterface) { h.configMaps.Store(&cms) }
+// SetOracle gives the handler authenticator-oracle's URL, once it serves.
+// Until then every caller that aws-auth would decide is denied.
+func (h *Handler) SetOracle(url string) { h.oracle.Store(&url) }
 
 // ServeHTTP routes the two webhooks.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -176,29 +211,87 @@ func (h *Handler) review(ctx context.Context, token string) authnv1.TokenReviewS
 	}}
 }
 
-// resolve maps a caller with EKS's precedence, through iammap's own
-// resolution (mapping.Access.Identify), and says which source decided.
+// resolve maps a caller with EKS's precedence and says which source
+// decided: an access entry (API, API_AND_CONFIG_MAP), nothing else in API
+// mode, the cluster creator in CONFIG_MAP mode, else aws-auth as
+// aws-iam-authenticator decides it (askOracle).
 func (h *Handler) resolve(ctx context.Context, c caller) (username string, groups []string, via string, ok bool) {
 	mode, found := h.EKS.AuthMode(h.Cluster)
 	if !found {
 		return "", nil, "cluster unknown to the emulator", false
 	}
-	cl := mapping.Access{Mode: mapping.Mode(mode), Creator: h.CreatorARN, Entries: h.entries()}
-	if mode != eksemu.ModeAPI {
-		cms := h.configMaps.Load()
-		if cms == nil {
-			return "", nil, "API server not ready", false
-		}
-		cm, err := (*cms).Get(ctx, awsauth.Name, metav1.GetOptions{})
-		switch {
-		case err == nil:
-			cl.AWSAuth = awsauth.Decode(cm.Data).Set()
-		case !apierrors.IsNotFound(err):
-			return "", nil, "aws-auth: " + err.Error(), false
+	m := mapping.Mode(mode)
+	if m.UsesAccessEntries() {
+		// Access entries only: Identify in API mode never reads aws-auth.
+		id := mapping.Access{Mode: mapping.ModeAPI, Entries: h.entries()}.Identify(c.principal.ARN,
+			mapping.Caller{CanonicalARN: c.canonicalARN, AccountID: c.account, SessionName: c.sessionName, AccessKeyID: c.principal.AccessKeyID})
+		if id.Mapped {
+			return id.Username, id.Groups, id.Via, true
 		}
 	}
-	id := cl.Identify(c.principal.ARN, mapping.Caller{CanonicalARN: c.canonicalARN, AccountID: c.account, SessionName: c.sessionName, AccessKeyID: c.principal.AccessKeyID})
-	return id.Username, id.Groups, id.Via, id.Mapped
+	if !m.UsesAWSAuth() {
+		return "", nil, "no access entry, and aws-auth is ignored in API mode", false
+	}
+	if m == mapping.ModeConfigMap && h.CreatorARN != "" && mapping.PrincipalKey(h.CreatorARN) == mapping.PrincipalKey(c.principal.ARN) {
+		return "kubernetes-admin", []string{"system:masters"}, "cluster creator", true
+	}
+	o, err := h.askOracle(ctx, c)
+	switch {
+	case err != nil:
+		return "", nil, "aws-auth: asking aws-iam-authenticator: " + err.Error(), false
+	case o.Refused != "":
+		return "", nil, "aws-auth: aws-iam-authenticator refuses the caller: " + o.Refused, false
+	case !o.Mapped:
+		return "", nil, "no access entry and no aws-auth mapping (aws-iam-authenticator)", false
+	}
+	return o.Username, o.Groups, "aws-auth (aws-iam-authenticator v0.7.18)", true
+}
+
+// oracleOutcome is authenticator-oracle's answer (oracle.Outcome).
+type oracleOutcome struct {
+	Mapped   bool     `json:"mapped"`
+	Refused  string   `json:"refused"`
+	Username string   `json:"username"`
+	Groups   []string `json:"groups"`
+}
+
+// askOracle sends authenticator-oracle what STS GetCallerIdentity would
+// answer for the caller and returns what aws-iam-authenticator makes of it.
+func (h *Handler) askOracle(ctx context.Context, c caller) (oracleOutcome, error) {
+	url := h.oracle.Load()
+	if url == nil {
+		return oracleOutcome{}, errors.New("authenticator-oracle is not running yet")
+	}
+	body, err := json.Marshal(map[string]string{"arn": c.arn, "account": c.account, "userId": c.userID, "accessKeyId": c.principal.AccessKeyID})
+	if err != nil {
+		return oracleOutcome{}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, *url+"/map", bytes.NewReader(body))
+	if err != nil {
+		return oracleOutcome{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	client := h.Client
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return oracleOutcome{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return oracleOutcome{}, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return oracleOutcome{}, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(b)))
+	}
+	var o oracleOutcome
+	if err := json.Unmarshal(b, &o); err != nil {
+		return oracleOutcome{}, fmt.Errorf("decoding %q: %w", b, err)
+	}
+	return o, nil
 }
 
 // entries converts the emulator's access entries for the shared resolution.

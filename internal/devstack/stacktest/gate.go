@@ -35,8 +35,8 @@ func integration(t testing.TB) bool {
 
 // RequireIntegration gates a test that needs the local stack: it skips t
 // with SkipMessage unless IAMMAP_INTEGRATION=1. When that is set nothing
-// skips: if kube-apiserver or etcd is missing from BinDir, t fails with the
-// command that builds them. Cluster calls it; tests that start their own
+// skips: if kube-apiserver, etcd or authenticator-oracle is missing from
+// BinDir (devstack.Binaries), t fails with the command that builds them. Cluster calls it; tests that start their own
 // stack with devstack.Start call it first.
 func RequireIntegration(t testing.TB) {
 	t.Helper()

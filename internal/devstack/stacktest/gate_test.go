@@ -2,6 +2,8 @@ package stacktest
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -39,6 +41,23 @@ func gate(t *testing.T, fn func(testing.TB)) *recorder {
 		fn(r)
 	}()
 	return r
+}
+
+// A bin directory with the control plane but without authenticator-oracle
+// is not a stack: the gate fails and names it.
+func TestGateRequiresTheAuthenticatorOracle(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"kube-apiserver", "etcd"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv(IntegrationEnv, "1")
+	t.Setenv("IAMMAP_KUBE_BIN", dir)
+	r := gate(t, RequireIntegration)
+	if !strings.Contains(r.failed, "authenticator-oracle not found") || !strings.Contains(r.failed, "`make kube-bin`") || r.skipped != "" {
+		t.Errorf("want a failure naming authenticator-oracle and make kube-bin, got skip %q, failure %q", r.skipped, r.failed)
+	}
 }
 
 func TestGateSkipsWithoutIntegrationAndFailsWithIt(t *testing.T) {

@@ -5,8 +5,9 @@
 // Integration tests run only with IAMMAP_INTEGRATION=1 (`make test` and CI
 // set it): without it they skip with one line naming `make test`, so
 // `go test ./...` on a fresh clone passes in seconds. With it nothing
-// skips: when kube-apiserver and etcd have not been built, or a tool a test
-// needs is missing, the test fails with the command that provides it. The
+// skips: when kube-apiserver, etcd or authenticator-oracle has not been
+// built, or a tool a test needs is missing, the test fails with the command
+// that provides it. The
 // decision is RequireIntegration's (and RequireTool's); Cluster calls it.
 package stacktest
 
@@ -19,14 +20,19 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/iammap/iammap/awsauth"
 	"github.com/iammap/iammap/internal/devstack"
 	"github.com/iammap/iammap/internal/devstack/authwebhook"
+	"github.com/iammap/iammap/internal/ekstoken"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 )
 
 // Users every test cluster has besides the admin. Tokens are fixed per
@@ -127,6 +133,25 @@ func Kubeconfig(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// SignIn returns a client of c that authenticates as p with a fresh
+// IAM-signed token, made as `aws eks get-token` makes it. It first waits for
+// the next second (X-Amz-Date has second resolution), so the token is one
+// no cache of the API server has seen.
+func SignIn(t testing.TB, c *devstack.Cluster, p authwebhook.Principal) *kubernetes.Clientset {
+	t.Helper()
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 10*time.Millisecond)))
+	client := sts.New(sts.Options{Region: c.Region, Credentials: credentials.NewStaticCredentialsProvider(p.AccessKeyID, p.SecretAccessKey, "")})
+	tok, err := ekstoken.Generate(context.Background(), client, c.ClusterName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(&rest.Config{Host: c.Server, BearerToken: tok.Value, TLSClientConfig: rest.TLSClientConfig{CAFile: c.CAFile}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
 }
 
 // AWSEnv is the environment for an iammap process that reaches the test
