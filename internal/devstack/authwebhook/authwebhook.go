@@ -72,7 +72,8 @@ type caller struct {
 }
 
 // caller is what STS GetCallerIdentity answers for p. Unique ids are made
-// from the access key id: AIDA or AROA followed by its last 16 characters.
+// from the access key id: AIDA or AROA, then the key without its prefix
+// (AKIA...).
 func (p Principal) caller() (caller, error) {
 	a, err := awsarn.Parse(p.ARN)
 	if err != nil {
