@@ -56,6 +56,8 @@ func TestIntegrationAuditFindsEveryMistakeOnceAndNothingOnACleanCluster(t *testi
 		"duplicate": audit.Warning, "case-variant-duplicate": audit.Warning, "unknown-placeholder": audit.Warning, "user-in-system-masters": audit.Warning,
 		"map-accounts": audit.Warning, "dead-group": audit.Warning,
 		"overridden-by-access-entry": audit.Info, "unverifiable-principal": audit.Info,
+		"dropped-entry": audit.Error, "sso-never-matches": audit.Error, "wrong-type": audit.Error, "undefined": audit.Error, "refuses-callers": audit.Error,
+		"account-not-an-id": audit.Error, "root-mapped": audit.Warning,
 	}
 	seen := map[string]int{}
 	for _, f := range findings {

@@ -40,6 +40,13 @@ func migrationPrincipals() map[string]authwebhook.Principal {
 	} {
 		ps[name] = authwebhook.NewPrincipal(name, arn)
 	}
+	// Nodes sign in with sessions named after their EC2 instance, which
+	// {{EC2PrivateDNSName}} needs: EKS refuses any other session.
+	for name, instance := range map[string]string{"nodes-linux": "i-0123456789abcdef0", "nodes-windows": "i-0fedcba987654321f"} {
+		p := ps[name]
+		p.SessionName = instance
+		ps[name] = p
+	}
 	return ps
 }
 

@@ -61,7 +61,7 @@ var (
 var IAMPrincipals = []string{
 	"arn:aws:iam::111122223333:role/team/Pathy", "arn:aws:iam::111122223333:role/dev", "arn:aws:iam::111122223333:role/mis",
 	"arn:aws:iam::111122223333:role/tmpl", "arn:aws:iam::111122223333:role/overridden", "arn:aws:iam::111122223333:user/admin",
-	"arn:aws:iam::111122223333:role/nodes", "arn:aws:iam::111122223333:role/Admin",
+	"arn:aws:iam::111122223333:role/nodes", "arn:aws:iam::111122223333:role/Admin", "arn:aws:iam::111122223333:user/varied",
 }
 
 var (
