@@ -15,8 +15,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -56,6 +58,39 @@ var (
 	Ops   = authwebhook.NewPrincipal("ops", "arn:aws:iam::111122223333:role/platform/ops")
 	Ghost = authwebhook.NewPrincipal("ghost", "arn:aws:iam::111122223333:user/ghost")
 )
+
+// Fidelity are the callers of the tests that hold iammap's answers to the
+// authenticator's, one or more per class of aws-auth input: nodes with and
+// without an instance-id session, the account root, a federated user, an
+// IAM Identity Center role, principals of other accounts.
+var Fidelity = map[string]authwebhook.Principal{
+	"node-instance": withSession(authwebhook.NewPrincipal("node-instance", "arn:aws:iam::111122223333:role/fid-node"), "i-0123456789abcdef0"),
+	"node-other":    withSession(authwebhook.NewPrincipal("node-other", "arn:aws:iam::111122223333:role/fid-node"), "not-an-instance"),
+	"root":          authwebhook.NewPrincipal("root", "arn:aws:iam::111122223333:root"),
+	"federated":     authwebhook.NewPrincipal("federated", "arn:aws:sts::111122223333:federated-user/fed"),
+	"varied":        authwebhook.NewPrincipal("varied", "arn:aws:iam::111122223333:user/varied"),
+	"sso":           authwebhook.NewPrincipal("sso", "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123456789abcdef"),
+	"wild":          authwebhook.NewPrincipal("wild", "arn:aws:iam::111122223333:role/fid-wild"),
+	"kube":          authwebhook.NewPrincipal("kube", "arn:aws:iam::111122223333:role/fid-kube"),
+	"partner":       authwebhook.NewPrincipal("partner", "arn:aws:iam::444455556666:user/partner"),
+	"float":         authwebhook.NewPrincipal("float", "arn:aws:iam::012345678901:user/float"),
+}
+
+// Varied are sixteen sets of credentials of one IAM user, user/varied:
+// sixteen distinct tokens signed in the same second, each decided afresh
+// (the API server caches a token's identity), to see a random choice.
+var Varied = func() []authwebhook.Principal {
+	out := make([]authwebhook.Principal, 16)
+	for i := range out {
+		out[i] = authwebhook.NewPrincipal(fmt.Sprintf("varied-%d", i), "arn:aws:iam::111122223333:user/varied")
+	}
+	return out
+}()
+
+func withSession(p authwebhook.Principal, session string) authwebhook.Principal {
+	p.SessionName = session
+	return p
+}
 
 // IAMPrincipals exist in the test cluster's IAM besides Admin and TestUser.
 var IAMPrincipals = []string{
@@ -105,7 +140,7 @@ func Cluster(t testing.TB) *devstack.Cluster {
 		}
 		cluster, startErr = devstack.Start(context.Background(), devstack.Options{
 			BinDir: BinDir(), Dir: tmpDir, Users: []devstack.User{Reader, Nobody},
-			EKS: &devstack.EKSOptions{Principals: []authwebhook.Principal{Admin, TestUser, Dev, Ops, Ghost}, CreatorARN: Admin.ARN, IAMPrincipals: IAMPrincipals},
+			EKS: &devstack.EKSOptions{Principals: append([]authwebhook.Principal{Admin, TestUser, Dev, Ops, Ghost}, append(slices.Collect(maps.Values(Fidelity)), Varied...)...), CreatorARN: Admin.ARN, IAMPrincipals: IAMPrincipals},
 		})
 	})
 	if startErr != nil {
@@ -142,6 +177,13 @@ func Kubeconfig(t testing.TB) string {
 func SignIn(t testing.TB, c *devstack.Cluster, p authwebhook.Principal) *kubernetes.Clientset {
 	t.Helper()
 	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 10*time.Millisecond)))
+	return SignInNow(t, c, p)
+}
+
+// SignInNow is SignIn without waiting for the next second: its token is new
+// only if p has signed no other in the same second.
+func SignInNow(t testing.TB, c *devstack.Cluster, p authwebhook.Principal) *kubernetes.Clientset {
+	t.Helper()
 	client := sts.New(sts.Options{Region: c.Region, Credentials: credentials.NewStaticCredentialsProvider(p.AccessKeyID, p.SecretAccessKey, "")})
 	tok, err := ekstoken.Generate(context.Background(), client, c.ClusterName)
 	if err != nil {
