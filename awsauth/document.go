@@ -241,20 +241,28 @@ func jsonKind(v any) string {
 // accountsAsAuthenticator reads mapAccounts as the authenticator does: with
 // yaml.v2 into a list of strings. Any scalar becomes its text (a quoted id,
 // a plain number as written, an alias, !!binary decoded); an item yaml.v2
-// cannot make a string is left out, and the rest kept.
+// cannot make a string is left out, and the rest kept. yaml.v2 fills the
+// list in place, so when it stops part-way (invalid !!binary, a tag that
+// does not fit its value) the items before are kept, as the authenticator
+// keeps them.
 func accountsAsAuthenticator(text string) (accounts, problems []string, err error) {
 	err = yamlv2.Unmarshal([]byte(text), &accounts)
 	if len(accounts) == 0 {
 		accounts = nil
 	}
 	var te *yamlv2.TypeError
-	if errors.As(err, &te) {
+	switch {
+	case err == nil:
+		return accounts, nil, nil
+	case errors.As(err, &te):
 		for _, e := range te.Errors {
 			problems = append(problems, e+" (EKS skips it)")
 		}
 		return accounts, problems, nil
+	case len(accounts) > 0:
+		return accounts, []string{err.Error() + " (EKS keeps the items before it and skips the rest)"}, nil
 	}
-	return accounts, nil, err
+	return nil, nil, err
 }
 
 func (e entryJSON) mapping(src mapping.Source) mapping.Mapping {

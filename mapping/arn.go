@@ -139,9 +139,9 @@ func parseIAMResource(s string, p arnParts) (Principal, []Rewrite, error) {
 	if err := checkName(s, typ, name); err != nil {
 		return Principal{}, nil, err
 	}
-	if strings.Contains(path, "//") {
-		return Principal{}, nil, fmt.Errorf("%w %q: empty path segment", ErrInvalidARN, s)
-	}
+	// IAM's path pattern, /([\x21-\x7E]+/)?, allows an empty segment
+	// ("/a//b/"): such a user exists, STS returns its ARN, and the
+	// authenticator maps it.
 	pr := Principal{Partition: p.Partition, Account: p.Account, Path: path, Name: name}
 	if typ == "user" {
 		pr.Kind = KindUser

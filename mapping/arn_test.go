@@ -20,6 +20,7 @@ func TestParsePrincipal(t *testing.T) {
 		{in: "arn:aws:sts::111122223333:assumed-role/Admin/alice@example.com", wantARN: "arn:aws:iam::111122223333:role/Admin", wantKind: KindRole, wantRewrite: "session"},
 		{in: "arn:aws:iam::111122223333:user/alice", wantARN: "arn:aws:iam::111122223333:user/alice", wantKind: KindUser},
 		{in: "arn:aws:iam::111122223333:user/ops/alice", wantARN: "arn:aws:iam::111122223333:user/ops/alice", wantKind: KindUser},
+		{in: "arn:aws:iam::111122223333:user/a//b/alice", wantARN: "arn:aws:iam::111122223333:user/a//b/alice", wantKind: KindUser},
 		{in: "arn:aws-cn:iam::111122223333:role/r", wantARN: "arn:aws-cn:iam::111122223333:role/r", wantKind: KindRole},
 		{in: "arn:aws-us-gov:iam::111122223333:user/u", wantARN: "arn:aws-us-gov:iam::111122223333:user/u", wantKind: KindUser},
 		{in: "arn:aws-iso:iam::111122223333:role/r", wantARN: "arn:aws-iso:iam::111122223333:role/r", wantKind: KindRole},
