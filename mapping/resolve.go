@@ -126,7 +126,13 @@ func (m Mapping) storeKey() string {
 		return m.ARN
 	}
 	if m.ARN == "" && m.SSO != nil {
-		return m.SSO.ARNLike()
+		// The authenticator's SSOArnLike drops an explicit partition (it
+		// sets one only when none is given), so that is the key it files.
+		sso := *m.SSO
+		if sso.Partition != "" {
+			return strings.ToLower(fmt.Sprintf("arn::iam::%s:role/AWSReservedSSO_%s_*", sso.AccountID, sso.PermissionSetName))
+		}
+		return sso.ARNLike()
 	}
 	return strings.ToLower(m.ARN)
 }

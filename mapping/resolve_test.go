@@ -184,3 +184,18 @@ func TestCallerFor(t *testing.T) {
 		}
 	}
 }
+
+// The authenticator files an sso entry with an explicit partition under
+// "arn::iam::..." (its SSOArnLike drops the partition), so two such entries
+// that differ only in partition replace each other.
+func TestSSOExplicitPartitionKey(t *testing.T) {
+	set := Set{Roles: []Mapping{
+		{Source: MapRoles, SSO: &SSO{PermissionSetName: "Admin", AccountID: acct, Partition: "aws-cn"}, Username: "cn"},
+		{Source: MapRoles, SSO: &SSO{PermissionSetName: "Admin", AccountID: acct, Partition: "aws-us-gov"}, Username: "gov"},
+		{Source: MapRoles, SSO: &SSO{PermissionSetName: "Admin", AccountID: acct}, Username: "aws"},
+	}}
+	roles, _ := set.Status()
+	if roles[0].State != Shadowed || *roles[0].By != (Ref{MapRoles, 1}) || roles[1].State != NeverMatches || roles[2].State != NeverMatches {
+		t.Errorf("states = %+v", roles)
+	}
+}
