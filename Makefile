@@ -79,7 +79,7 @@ unit: fmt-check
 	IAMMAP_INTEGRATION=0 $(GO) test ./...
 	@echo "unit: integration tests skipped; \`make test\` runs them (IAMMAP_INTEGRATION=1)"
 
-## test: every test, integration tests on the real local API server included (IAMMAP_INTEGRATION=1: nothing skips), with -race, plus lint and a short fuzz run
+## test: every test, integration tests on the real local API server included (IAMMAP_INTEGRATION=1: nothing skips), with -race, the differential test against aws-iam-authenticator, plus lint and short fuzz runs
 test: kube-bin lint
 	IAMMAP_INTEGRATION=1 $(GO) test -race -count=1 -timeout 20m ./...
 	cd tools/authenticator && IAMMAP_INTEGRATION=1 $(GO) test -race -count=1 ./...
@@ -87,6 +87,7 @@ test: kube-bin lint
 	@# -fuzztime, and go test then fails with "context deadline exceeded".
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) -fuzzminimizetime 0 ./awsauth
 	$(GO) test -run '^$$' -fuzz FuzzPlainMatchesAuthenticator -fuzztime $(FUZZTIME) -fuzzminimizetime 0 ./awsauth
+	cd tools/authenticator && $(GO) test -run '^$$' -fuzz FuzzDifferential -fuzztime $(FUZZTIME) -fuzzminimizetime 0 ./difftest
 
 ## bench: Go benchmarks with memory statistics, those on the local API server included
 bench: kube-bin
@@ -101,10 +102,11 @@ lint: fmt-check
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-## fuzz: a longer fuzz run of the aws-auth decoder and of its single-parse path against the authenticator's (FUZZTIME=10m make fuzz)
+## fuzz: a longer fuzz run of the aws-auth decoder, of its single-parse path, and of iammap's whole resolution against aws-iam-authenticator's code (FUZZTIME=10m make fuzz)
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./awsauth
 	$(GO) test -run '^$$' -fuzz FuzzPlainMatchesAuthenticator -fuzztime $(FUZZTIME) ./awsauth
+	cd tools/authenticator && $(GO) test -run '^$$' -fuzz FuzzDifferential -fuzztime $(FUZZTIME) ./difftest
 
 ## clean: stop the stack and remove bin/ (the kube binaries too) and .local/
 clean: down
