@@ -207,15 +207,40 @@ func (id Identity) Node() bool {
 // This is the one place that weighs the two mechanisms: a change of EKS's
 // precedence is made here.
 func (a Access) Identify(principalARN string, caller Caller) Identity {
-	key := PrincipalKey(principalARN)
+	return a.prepare().identify(principalARN, caller)
+}
+
+// preparedAccess is an Access indexed for many questions: each access entry
+// by principal key (the first for a key, as EKS holds one), aws-auth as the
+// authenticator files it.
+type preparedAccess struct {
+	a       Access
+	entries map[string]*AccessEntry
+	awsAuth *resolver
+}
+
+func (a Access) prepare() *preparedAccess {
+	p := &preparedAccess{a: a}
 	if a.Mode.UsesAccessEntries() {
+		p.entries = make(map[string]*AccessEntry, len(a.Entries))
 		for i := range a.Entries {
-			e := &a.Entries[i]
-			if PrincipalKey(e.PrincipalARN) == key {
-				return Identity{Mapped: true, Mechanism: ViaAccessEntry, Via: "access entry " + e.PrincipalARN, Entry: e,
-					Username: Render(e.Username, caller), Groups: slices.Clone(e.Groups), Policies: e.Policies}
+			if k := PrincipalKey(a.Entries[i].PrincipalARN); p.entries[k] == nil {
+				p.entries[k] = &a.Entries[i]
 			}
 		}
+	}
+	if a.Mode.UsesAWSAuth() {
+		p.awsAuth = a.AWSAuth.resolver()
+	}
+	return p
+}
+
+func (p *preparedAccess) identify(principalARN string, caller Caller) Identity {
+	a := p.a
+	key := PrincipalKey(principalARN)
+	if e := p.entries[key]; e != nil {
+		return Identity{Mapped: true, Mechanism: ViaAccessEntry, Via: "access entry " + e.PrincipalARN, Entry: e,
+			Username: Render(e.Username, caller), Groups: slices.Clone(e.Groups), Policies: e.Policies}
 	}
 	if !a.Mode.UsesAWSAuth() {
 		return Identity{Via: "no access entry, and aws-auth is ignored in API mode"}
@@ -223,7 +248,7 @@ func (a Access) Identify(principalARN string, caller Caller) Identity {
 	if a.Creator != "" && a.Mode == ModeConfigMap && PrincipalKey(a.Creator) == key {
 		return Identity{Mapped: true, Mechanism: ViaCreator, Via: "cluster creator", Username: "kubernetes-admin", Groups: []string{"system:masters"}}
 	}
-	r, ok := a.AWSAuth.Resolve(caller)
+	r, ok := p.awsAuth.resolve(caller)
 	if !ok {
 		return Identity{Via: "no access entry and no aws-auth mapping"}
 	}
@@ -250,13 +275,29 @@ func awsAuthIdentity(r Resolution) Identity {
 // standing for any of its sessions: what the principal gets, with
 // templates left as written.
 func (a Access) IdentifyPrincipal(principalARN string) Identity {
+	return a.prepare().identify(principalARN, anySession(principalARN))
+}
+
+// IdentifyPrincipals is IdentifyPrincipal for many principals at once, with
+// the access state indexed once rather than searched for each.
+func (a Access) IdentifyPrincipals(principalARNs []string) []Identity {
+	p := a.prepare()
+	out := make([]Identity, len(principalARNs))
+	for i, arn := range principalARNs {
+		out[i] = p.identify(arn, anySession(arn))
+	}
+	return out
+}
+
+// anySession is the caller that stands for every session of a principal.
+func anySession(principalARN string) Caller {
 	c, err := CallerFor(principalARN, "")
 	if err != nil {
 		key := PrincipalKey(principalARN)
 		c = Caller{CanonicalARN: key, AccountID: AccountOf(key)}
 	}
 	c.AnySession = true
-	return a.Identify(principalARN, c)
+	return c
 }
 
 // Principals lists every principal the access state names explicitly: the
@@ -292,15 +333,19 @@ func (a Access) Principals() []string {
 	return out
 }
 
-// Overrides reports whether an access entry takes precedence over an
-// aws-auth mapping of principalARN (API_AND_CONFIG_MAP mode), and returns
-// that entry. It asks Identify, so it follows EKS's precedence by definition.
-func (a Access) Overrides(principalARN string) (*AccessEntry, bool) {
+// Overrides reports, for each principal, whether an access entry takes
+// precedence over its aws-auth mapping (API_AND_CONFIG_MAP mode), and
+// returns that entry (nil where none does). It asks Identify, so it follows
+// EKS's precedence by definition.
+func (a Access) Overrides(principalARNs []string) []*AccessEntry {
+	out := make([]*AccessEntry, len(principalARNs))
 	if !a.Mode.UsesAWSAuth() {
-		return nil, false
+		return out
 	}
-	if id := a.IdentifyPrincipal(principalARN); id.Mechanism == ViaAccessEntry {
-		return id.Entry, true
+	for i, id := range a.IdentifyPrincipals(principalARNs) {
+		if id.Mechanism == ViaAccessEntry {
+			out[i] = id.Entry
+		}
 	}
-	return nil, false
+	return out
 }

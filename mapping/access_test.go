@@ -91,7 +91,7 @@ func TestIdentifyPrecedence(t *testing.T) {
 			if id.ClusterAdmin() != tc.admin {
 				t.Errorf("ClusterAdmin = %v, want %v (namespaced AmazonEKSClusterAdminPolicy is not cluster admin)", id.ClusterAdmin(), tc.admin)
 			}
-			_, overridden := a.Overrides("arn:aws:iam::111122223333:role/Deployer")
+			overridden := a.Overrides([]string{"arn:aws:iam::111122223333:role/Deployer"})[0] != nil
 			if want := tc.mode == ModeAPIAndConfigMap; overridden != want {
 				t.Errorf("Overrides(role/Deployer) = %v, want %v in %s", overridden, want, tc.mode)
 			}

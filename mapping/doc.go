@@ -5,7 +5,7 @@
 //
 // [ParsePrincipal] accepts the ARN forms a person is likely to paste (a role,
 // a role with a path, an IAM Identity Center (SSO) role, an STS assumed-role
-// session, a user) and returns the [Principal] that EKS will actually see.
+// session, a user, the account root, a federated user) and returns the [Principal] that EKS will actually see.
 // aws-iam-authenticator canonicalises every caller to
 // arn:PARTITION:iam::ACCOUNT:role/NAME, so a role ARN that keeps its path can
 // never match; ParsePrincipal strips it and reports the rewrite as a [Rewrite]
@@ -13,10 +13,20 @@
 //
 // # Resolution
 //
-// [Set.Resolve] is the authenticator's lookup: mapRoles by lower-cased ARN
-// (last entry wins), then mapUsers (last wins), then mapAccounts. [Set.Status]
-// tells for each entry whether it is in effect or shadowed, which is the
-// question eksctl never answers.
+// [Set.Resolve] is aws-iam-authenticator v0.7.18's lookup, the code EKS runs:
+// entries its validation rejects are dropped ([Mapping.Validate]); mapRoles
+// entries are filed by lower-cased ARN (the last wins) and mapUsers entries
+// by the ARN as written; a caller matches an entry when their ARNs are equal
+// under strings.EqualFold (so * and ? are text); mapRoles is consulted before
+// mapUsers, then mapAccounts. Several matching entries with different results
+// are returned as [Resolution.Alternatives]: EKS picks one at random. sso
+// entries match nothing on EKS ([SSOMatchesOnEKS]). Templates are rendered
+// as the authenticator renders them ([RenderChecked]), and a caller whose
+// {{EC2PrivateDNSName}} cannot be rendered is refused. [Set.Status] tells for
+// each entry whether it is in effect, shadowed, dropped, undefined, never
+// matches or refuses its callers, which is the question eksctl never answers.
+// The tools/authenticator module holds all of this to the authenticator's own
+// code.
 //
 // # Access model
 //

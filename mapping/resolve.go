@@ -354,35 +354,55 @@ type Resolution struct {
 // Resolve maps a caller the way aws-iam-authenticator does. ok is false when
 // aws-auth says nothing about the caller (the API server answers 401). A
 // caller that matches an entry but is refused has ok true and Refused set.
-func (s Set) Resolve(c Caller) (r Resolution, ok bool) {
-	key := foldKey(strings.ToLower(c.CanonicalARN))
+func (s Set) Resolve(c Caller) (r Resolution, ok bool) { return s.resolver().resolve(c) }
+
+// resolver is a Set as the authenticator files it: the entries it keeps,
+// by the folded ARN that decides a match, in file order.
+type resolver struct {
+	set          Set
+	roles, users map[string][]int
+}
+
+func (s Set) resolver() *resolver {
+	byMatch := func(ms []Mapping) map[string][]int {
+		out := map[string][]int{}
+		for _, i := range stored(ms) {
+			if k := ms[i].matchKey(); k != "" {
+				out[k] = append(out[k], i)
+			}
+		}
+		return out
+	}
+	return &resolver{set: s, roles: byMatch(s.Roles), users: byMatch(s.Users)}
+}
+
+func (r *resolver) resolve(c Caller) (Resolution, bool) {
+	key := foldKey(c.CanonicalARN)
 	for _, src := range []Source{MapRoles, MapUsers} {
-		ms := s.Roles
+		ms, idx := r.set.Roles, r.roles[key]
 		if src == MapUsers {
-			ms = s.Users
+			ms, idx = r.set.Users, r.users[key]
 		}
 		var found []Resolution
-		for _, i := range stored(ms) {
-			if k := ms[i].matchKey(); k != "" && k == key {
-				res := rendered(src, i, ms[i], c)
-				if !slices.ContainsFunc(found, func(f Resolution) bool { return sameResolution(f, res) }) {
-					found = append(found, res)
-				}
+		for _, i := range idx {
+			res := rendered(src, i, ms[i], c)
+			if !slices.ContainsFunc(found, func(f Resolution) bool { return sameResolution(f, res) }) {
+				found = append(found, res)
 			}
 		}
 		if len(found) > 0 {
-			r = found[0]
+			out := found[0]
 			if len(found) > 1 {
-				r.Alternatives = found[1:]
+				out.Alternatives = found[1:]
 			}
-			return r, true
+			return out, true
 		}
 	}
 	account := c.AccountID
 	if account == "" {
 		account = AccountOf(c.CanonicalARN)
 	}
-	if slices.Contains(s.Accounts, account) {
+	if slices.Contains(r.set.Accounts, account) {
 		return Resolution{Account: account, Username: c.CanonicalARN, Groups: []string{}}, true
 	}
 	return Resolution{}, false

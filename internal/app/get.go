@@ -102,11 +102,12 @@ func runGet(c *cli.Context, arn, format, backendFlag string) error {
 			accounts = nil
 		}
 		awsRows := output.Rows(kept, accounts)
+		arns := make([]string, len(kept))
 		for i, e := range kept {
-			if e.ARN == "" || awsRows[i].Status != string(mapping.Active) {
-				continue
-			}
-			if _, overridden := access.Overrides(e.ARN); overridden {
+			arns[i] = e.ARN
+		}
+		for i, entry := range access.Overrides(arns) {
+			if entry != nil && kept[i].ARN != "" && awsRows[i].Status == string(mapping.Active) {
 				awsRows[i].Status, awsRows[i].ShadowedBy, awsRows[i].Reason = string(output.Overridden), output.AccessEntrySource, "an access entry for the same principal takes precedence"
 			}
 		}

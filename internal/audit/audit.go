@@ -184,11 +184,12 @@ func auditAWSAuth(ctx context.Context, in Input, d *awsauth.Document, add addFun
 		add(Error, "wrong-type", "mapAccounts", p, "write each account id as a quoted string")
 	}
 	access := mapping.Access{Mode: in.Mode, AWSAuth: set, Entries: in.Entries}
-	for _, e := range entries {
-		if e.ARN == "" || e.Status.State != mapping.Active {
-			continue
-		}
-		if _, overridden := access.Overrides(e.ARN); overridden {
+	arns := make([]string, len(entries))
+	for i, e := range entries {
+		arns[i] = e.ARN
+	}
+	for i, entry := range access.Overrides(arns) {
+		if e := entries[i]; entry != nil && e.ARN != "" && e.Status.State == mapping.Active {
 			add(Info, "overridden-by-access-entry", e.Ref.String()+" "+e.Display(), "an access entry for the same principal takes precedence; this aws-auth entry does nothing", "delete it from aws-auth")
 		}
 	}

@@ -25,9 +25,10 @@ func (v Violation) String() string { return v.What }
 // admins lists the principals with cluster-admin rights.
 func admins(s State) []string {
 	var out []string
-	for _, p := range s.Principals() {
-		if s.IdentifyPrincipal(p).ClusterAdmin() {
-			out = append(out, p)
+	ps := s.Principals()
+	for i, id := range s.IdentifyPrincipals(ps) {
+		if id.ClusterAdmin() {
+			out = append(out, ps[i])
 		}
 	}
 	return out
@@ -36,9 +37,10 @@ func admins(s State) []string {
 // nodeRoles lists the roles nodes authenticate with.
 func nodeRoles(s State) []string {
 	var out []string
-	for _, p := range s.Principals() {
-		if s.IdentifyPrincipal(p).Node() {
-			out = append(out, p)
+	ps := s.Principals()
+	for i, id := range s.IdentifyPrincipals(ps) {
+		if id.Node() {
+			out = append(out, ps[i])
 		}
 	}
 	return out
