@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Set is the content of aws-auth as the authenticator sees it, in file order.
@@ -142,6 +143,16 @@ func (m Mapping) storeKey() string {
 // authenticator compares a caller with an entry by strings.EqualFold, which
 // also folds non-ASCII runes such as the Kelvin sign (K) and long s (ſ).
 func foldKey(s string) string {
+	ascii := true
+	for i := 0; i < len(s) && ascii; i++ {
+		ascii = s[i] < utf8.RuneSelf
+	}
+	if ascii {
+		// The least rune of an ASCII letter's orbit is its upper case
+		// (k's orbit also holds the Kelvin sign, s's the long s; both are
+		// larger), and other ASCII runes fold to nothing else.
+		return strings.ToUpper(s)
+	}
 	var b strings.Builder
 	for _, r := range s {
 		least := r

@@ -199,3 +199,15 @@ func TestSSOExplicitPartitionKey(t *testing.T) {
 		t.Errorf("states = %+v", roles)
 	}
 }
+
+// foldKey must give equal keys exactly when strings.EqualFold says equal.
+func TestFoldKeyAgreesWithEqualFold(t *testing.T) {
+	words := []string{"k", "K", "\u212A", "s", "S", "\u017F", "a", "A", "ß", "ẞ", "σ", "ς", "Σ", "i", "I", "İ", "ı", "1", "-", "arn:aws:iam::1:role/x", "ARN:AWS:IAM::1:ROLE/X", "\xff", "\xfe"}
+	for _, a := range words {
+		for _, b := range words {
+			if got, want := foldKey(a) == foldKey(b), strings.EqualFold(a, b); got != want {
+				t.Errorf("foldKey(%q) == foldKey(%q) is %v; EqualFold says %v", a, b, got, want)
+			}
+		}
+	}
+}
