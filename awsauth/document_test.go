@@ -402,8 +402,8 @@ func TestEncodeRoundTrip(t *testing.T) {
 func TestAddCaseVariantUserIsRefused(t *testing.T) {
 	d := Decode(map[string]string{"mapUsers": "- userarn: arn:aws:iam::111122223333:user/Alice\n  username: alice\n"})
 	_, err := AddMapping(d, mapping.Mapping{Source: mapping.MapUsers, ARN: "arn:aws:iam::111122223333:user/alice", Username: "other"}, false)
-	if !errors.Is(err, ErrDuplicate) || !strings.Contains(err.Error(), "mapUsers[0]") {
-		t.Fatalf("err = %v, want ErrDuplicate naming mapUsers[0]", err)
+	if !errors.Is(err, ErrSpellingVariant) || !strings.Contains(err.Error(), "mapUsers[0]") {
+		t.Fatalf("err = %v, want ErrSpellingVariant naming mapUsers[0]", err)
 	}
 	if got := d.Data()["mapUsers"]; strings.Count(got, "userarn") != 1 {
 		t.Errorf("mapUsers changed after a refused add:\n%s", got)

@@ -12,6 +12,9 @@ import (
 var (
 	// ErrDuplicate: --no-duplicate-arns and the principal is already mapped differently.
 	ErrDuplicate = errors.New("principal is already mapped")
+	// ErrSpellingVariant: mapUsers maps the principal under an ARN spelled
+	// in other letter cases; another spelling would make EKS pick at random.
+	ErrSpellingVariant = errors.New("mapUsers maps this user with another spelling")
 	// ErrNotFound: nothing to delete.
 	ErrNotFound = errors.New("no such mapping")
 )
@@ -81,7 +84,7 @@ func AddMapping(d *Document, m mapping.Mapping, noDuplicates bool) (AddResult, e
 	// entry spelled in other letter cases does not replace the one present:
 	// both stay, and EKS picks one at random.
 	if st := statusIfAdded(d.Set(), m); st.State == mapping.Undefined {
-		return AddResult{}, fmt.Errorf("%w: %s already maps this principal with another spelling, and EKS would pick either entry at random; delete it first, or write the ARN exactly as it is there", ErrDuplicate, st.By)
+		return AddResult{}, fmt.Errorf("%w (%s): EKS files mapUsers entries by the ARN as written, keeps both and picks either at random", ErrSpellingVariant, st.By)
 	}
 	text, generic, err := renderMany([]any{itemValue(m)})
 	if err != nil {

@@ -41,6 +41,8 @@ func describe(err error) (msg, hint string) {
 		hint = "iammap never rewrites a key it cannot parse; fix it with `kubectl edit -n kube-system configmap aws-auth`"
 	case errors.Is(err, awsauth.ErrDuplicate):
 		hint = "delete the existing mapping first, or omit --no-duplicate-arns to add an entry that overrides it"
+	case errors.Is(err, awsauth.ErrSpellingVariant):
+		hint = "spell the ARN exactly as that entry does to replace it, or delete it first (iammap delete --arn ... --all)"
 	case errors.Is(err, awsauth.ErrNotFound):
 		hint = "list the mappings with `iammap get`; pass --ignore-not-found to make this a no-op"
 	case errors.Is(err, kubeconn.ErrNoCluster):
