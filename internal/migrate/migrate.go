@@ -13,7 +13,6 @@ package migrate
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/iammap/iammap/accessentry"
@@ -119,14 +118,12 @@ func planEntry(ctx context.Context, cl Cluster, e awsauth.Entry, existing []acce
 	if err != nil {
 		return skip(from, err.Error())
 	}
-	if p.Kind == mapping.KindRoot || p.Kind == mapping.KindFederatedUser {
-		return skip(from, "access entries do not take an account "+p.Kind.String()+"; keep this in aws-auth or map a role instead")
-	}
-	if strings.HasPrefix(p.Name, "AWSServiceRoleFor") {
-		return skip(from, "service-linked role: EKS does not accept access entries for it")
+	// The translation first: it needs no IAM call to refuse.
+	spec, notes, err := accessentry.FromAWSAuth(p, e.Username, e.Groups, cl.Account)
+	if err != nil {
+		return skip(from, strings.TrimPrefix(err.Error(), accessentry.ErrNoEquivalent.Error()+": "))
 	}
 	arn := e.ARN
-	var notes []string
 	if p.Account == cl.Account {
 		real, err := iamlookup.ARN(ctx, iamAPI, p)
 		switch {
@@ -146,40 +143,7 @@ func planEntry(ctx context.Context, cl Cluster, e awsauth.Entry, existing []acce
 		notes = append(notes, "cross-account principal: kept as written (its path, if any, cannot be checked from this account)")
 	}
 
-	spec := accessentry.Spec{PrincipalARN: arn, Type: "STANDARD"}
-	var systemGroups, otherGroups []string
-	for _, g := range e.Groups {
-		if strings.HasPrefix(g, "system:") {
-			systemGroups = append(systemGroups, g)
-		} else if g != "eks:kube-proxy-windows" {
-			otherGroups = append(otherGroups, g)
-		}
-	}
-	switch {
-	case e.Username == "system:node:{{EC2PrivateDNSName}}":
-		spec.Type = "EC2_LINUX"
-		if slices.Contains(e.Groups, "eks:kube-proxy-windows") {
-			spec.Type = "EC2_WINDOWS"
-		}
-		notes = append(notes, "node role: EKS sets its username and groups")
-	case e.Username == "system:node:{{SessionName}}" && slices.Contains(e.Groups, "system:node-proxier"):
-		spec.Type = "FARGATE_LINUX"
-		notes = append(notes, "Fargate pod execution role: EKS sets its username and groups")
-	case slices.Contains(systemGroups, "system:masters"):
-		if rest := slices.DeleteFunc(slices.Clone(systemGroups), func(g string) bool { return g == "system:masters" }); len(rest) > 0 {
-			return skip(from, fmt.Sprintf("groups %v start with system: and have no access-entry equivalent", rest))
-		}
-		spec.Username, spec.Groups = e.Username, otherGroups
-		spec.Policies = []accessentry.PolicySpec{{ARN: "AmazonEKSClusterAdminPolicy"}}
-		notes = append(notes, "system:masters becomes AmazonEKSClusterAdminPolicy at cluster scope")
-	case len(systemGroups) > 0:
-		return skip(from, fmt.Sprintf("groups %v start with system: and have no access-entry equivalent", systemGroups))
-	default:
-		spec.Username, spec.Groups = e.Username, otherGroups
-	}
-	if spec.Type != "STANDARD" && (p.Kind != mapping.KindRole || p.Account != cl.Account) {
-		return skip(from, fmt.Sprintf("%s entries need a role of the cluster's account %s", spec.Type, cl.Account))
-	}
+	spec.PrincipalARN = arn
 	valid, _, err := accessentry.Validate(spec, cl.Account, cl.Partition)
 	if err != nil {
 		return skip(from, strings.TrimPrefix(err.Error(), accessentry.ErrInvalid.Error()+": "))
