@@ -208,23 +208,11 @@ func sameResult(a, b Mapping) bool {
 func (s Set) Status() (roles, users []Status) {
 	roles = make([]Status, len(s.Roles))
 	users = make([]Status, len(s.Users))
-	roleKept, userKept := stored(s.Roles), stored(s.Users)
-	// Which kept mapRoles entries each caller (folded ARN) can reach.
-	roleByMatch := map[string][]int{}
-	for _, i := range roleKept {
-		if k := s.Roles[i].matchKey(); k != "" {
-			roleByMatch[k] = append(roleByMatch[k], i)
-		}
-	}
-	userByMatch := map[string][]int{}
-	for _, i := range userKept {
-		if k := s.Users[i].matchKey(); k != "" {
-			userByMatch[k] = append(userByMatch[k], i)
-		}
-	}
-	fill := func(out []Status, ms []Mapping, src Source, kept []int, byMatch map[string][]int, before map[string][]int) {
+	// The entries a caller (folded ARN) can reach, as resolution files them.
+	r := s.resolver()
+	fill := func(out []Status, ms []Mapping, src Source, byMatch map[string][]int, before map[string][]int) {
 		winner := map[string]int{}
-		for _, i := range kept {
+		for _, i := range stored(ms) {
 			winner[ms[i].storeKey()] = i
 		}
 		for i, m := range ms {
@@ -271,8 +259,8 @@ func (s Set) Status() (roles, users []Status) {
 			}
 		}
 	}
-	fill(roles, s.Roles, MapRoles, roleKept, roleByMatch, nil)
-	fill(users, s.Users, MapUsers, userKept, userByMatch, roleByMatch)
+	fill(roles, s.Roles, MapRoles, r.roles, nil)
+	fill(users, s.Users, MapUsers, r.users, r.roles)
 	return roles, users
 }
 
