@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/iammap/iammap/accessentry"
@@ -112,6 +113,10 @@ func runGet(c *cli.Context, arn, format, backendFlag string) error {
 			}
 		}
 		rows = append(rows, awsRows...)
+	}
+	if len(rows) == 0 && arn != "" {
+		// eksctl's error, word for word, so scripts that test for it keep working.
+		return withHint(fmt.Errorf("no iamidentitymapping with arn %q found", arn), "list every mapping with `iammap get`")
 	}
 	if len(rows) == 0 && f == output.Table {
 		if existed || showEntries {

@@ -39,8 +39,9 @@ func ParseFormat(s string) (Format, error) {
 }
 
 // Row is one identity mapping as printed by `iammap get`. The field names
-// follow eksctl's JSON output, plus where the entry lives and whether it is
-// in effect.
+// follow eksctl's JSON output (every row carries rolearn or userarn, or
+// account, with username and groups), plus where the entry lives and
+// whether it is in effect.
 type Row struct {
 	RoleARN  string       `json:"rolearn,omitempty"`
 	UserARN  string       `json:"userarn,omitempty"`
@@ -110,11 +111,19 @@ const (
 // AccessEntrySource is the Source of access-entry rows.
 const AccessEntrySource = "access-entry"
 
-// AccessEntryRows converts access entries to printable rows.
+// AccessEntryRows converts access entries to printable rows. Besides
+// principalArn, a row carries eksctl's key for the principal: rolearn for a
+// role, userarn for any other principal, so scripts reading eksctl's JSON
+// find the ARN in either backend's rows.
 func AccessEntryRows(entries []accessentry.Entry) []Row {
 	rows := make([]Row, 0, len(entries))
 	for _, e := range entries {
 		r := Row{PrincipalARN: e.PrincipalARN, Type: e.Type, Username: e.Username, Groups: e.Groups, Source: AccessEntrySource, Status: string(mapping.Active)}
+		if p, _, err := mapping.ParsePrincipal(e.PrincipalARN); err == nil && p.Kind == mapping.KindRole {
+			r.RoleARN = e.PrincipalARN
+		} else {
+			r.UserARN = e.PrincipalARN
+		}
 		for _, p := range e.Policies {
 			r.Policies = append(r.Policies, accessentry.PolicyName(p.ARN)+"("+p.Scope()+")")
 		}
@@ -123,8 +132,12 @@ func AccessEntryRows(entries []accessentry.Entry) []Row {
 	return rows
 }
 
-// WriteRows prints rows in the given format and table layout.
+// WriteRows prints rows in the given format and table layout. An empty
+// list is `[]` in JSON and YAML, never null.
 func WriteRows(w io.Writer, f Format, rows []Row, layout Layout) error {
+	if rows == nil {
+		rows = []Row{}
+	}
 	switch f {
 	case JSON:
 		enc := json.NewEncoder(w)
@@ -148,7 +161,10 @@ func WriteRows(w io.Writer, f Format, rows []Row, layout Layout) error {
 		fmt.Fprintln(tw, "ARN\tUSERNAME\tGROUPS\tACCOUNT\tSTATUS")
 	}
 	for _, r := range rows {
-		arn := r.RoleARN + r.UserARN + r.PrincipalARN
+		arn := r.PrincipalARN
+		if arn == "" {
+			arn = r.RoleARN + r.UserARN
+		}
 		if arn == "" && r.SSO != nil {
 			arn = "sso:" + r.SSO.ARNLike()
 		}
