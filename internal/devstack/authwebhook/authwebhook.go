@@ -61,50 +61,62 @@ type Principal struct {
 	SessionName string `json:"sessionName,omitempty"`
 }
 
-// caller is what STS GetCallerIdentity would say, plus the canonical form.
-type caller struct {
-	principal    Principal
-	arn          string // STS caller ARN
-	canonicalARN string // what aws-auth is matched against
-	account      string
-	userID       string // STS UserId: AIDA... (user), AROA...:SESSION (role), the account (root), ACCOUNT:NAME (federated user)
-	sessionName  string
+// Identity is what STS GetCallerIdentity answers for a principal, plus the
+// canonical form aws-auth is matched against. The local STS (stsemu) and
+// the webhook (for authenticator-oracle) both answer with it.
+type Identity struct {
+	ARN          string // STS caller ARN
+	CanonicalARN string // what aws-auth is matched against
+	Account      string
+	UserID       string // STS UserId: AIDA... (user), AROA...:SESSION (role), the account (root), ACCOUNT:NAME (federated user)
+	SessionName  string // a role's session name, else empty
 }
 
-// caller is what STS GetCallerIdentity answers for p. Unique ids are made
-// from the access key id: AIDA or AROA, then the key without its prefix
-// (AKIA...).
-func (p Principal) caller() (caller, error) {
+// caller is a principal with its identity.
+type caller struct {
+	principal Principal
+	Identity
+}
+
+// Identity is what STS GetCallerIdentity answers for p. Unique ids are
+// made from the access key id: AIDA or AROA, then the key without its
+// prefix (AKIA...).
+func (p Principal) Identity() (Identity, error) {
 	a, err := awsarn.Parse(p.ARN)
 	if err != nil {
-		return caller{}, fmt.Errorf("principal %s: %w", p.Name, err)
+		return Identity{}, fmt.Errorf("principal %s: %w", p.Name, err)
 	}
 	uniqueID := func(prefix string) string {
 		return prefix + p.AccessKeyID[min(4, len(p.AccessKeyID)):]
 	}
-	c := caller{principal: p, arn: p.ARN, canonicalARN: p.ARN, account: a.AccountID}
+	c := Identity{ARN: p.ARN, CanonicalARN: p.ARN, Account: a.AccountID}
 	kind, rest, _ := strings.Cut(a.Resource, "/")
 	switch {
 	case a.Service == "iam" && a.Resource == "root":
-		c.userID = a.AccountID
+		c.UserID = a.AccountID
 	case a.Service == "iam" && kind == "user" && rest != "":
-		c.userID = uniqueID("AIDA")
+		c.UserID = uniqueID("AIDA")
 	case a.Service == "iam" && kind == "role" && rest != "":
 		// STS names the role without its path.
 		name := path.Base(rest)
-		c.sessionName = p.SessionName
-		if c.sessionName == "" {
-			c.sessionName = p.Name
+		c.SessionName = p.SessionName
+		if c.SessionName == "" {
+			c.SessionName = p.Name
 		}
-		c.arn = fmt.Sprintf("arn:%s:sts::%s:assumed-role/%s/%s", a.Partition, a.AccountID, name, c.sessionName)
-		c.canonicalARN = fmt.Sprintf("arn:%s:iam::%s:role/%s", a.Partition, a.AccountID, name)
-		c.userID = uniqueID("AROA") + ":" + c.sessionName
+		c.ARN = fmt.Sprintf("arn:%s:sts::%s:assumed-role/%s/%s", a.Partition, a.AccountID, name, c.SessionName)
+		c.CanonicalARN = fmt.Sprintf("arn:%s:iam::%s:role/%s", a.Partition, a.AccountID, name)
+		c.UserID = uniqueID("AROA") + ":" + c.SessionName
 	case a.Service == "sts" && kind == "federated-user" && rest != "":
-		c.userID = a.AccountID + ":" + rest
+		c.UserID = a.AccountID + ":" + rest
 	default:
-		return caller{}, fmt.Errorf("principal %s: %s is not an IAM user, role, root user or federated user", p.Name, p.ARN)
+		return Identity{}, fmt.Errorf("principal %s: %s is not an IAM user, role, root user or federated user", p.Name, p.ARN)
 	}
 	return c, nil
+}
+
+func (p Principal) caller() (caller, error) {
+	id, err := p.Identity()
+	return caller{principal: p, Identity: id}, err
 }
 
 // Handler serves /authenticate and /authorize for one cluster.
@@ -200,13 +212,13 @@ func (h *Handler) review(ctx context.Context, token string) authnv1.TokenReviewS
 	}
 	username, groups, via, ok := h.resolve(ctx, c)
 	if !ok {
-		return deny(fmt.Sprintf("%s is not mapped (%s)", c.arn, via))
+		return deny(fmt.Sprintf("%s is not mapped (%s)", c.ARN, via))
 	}
-	h.logf("authenticate: %s -> %s %v via %s", c.arn, username, groups, via)
+	h.logf("authenticate: %s -> %s %v via %s", c.ARN, username, groups, via)
 	return authnv1.TokenReviewStatus{Authenticated: true, User: authnv1.UserInfo{
-		Username: username, UID: "aws-iam-authenticator:" + c.account + ":" + claims.AccessKeyID, Groups: groups,
+		Username: username, UID: "aws-iam-authenticator:" + c.Account + ":" + claims.AccessKeyID, Groups: groups,
 		Extra: map[string]authnv1.ExtraValue{
-			extraARN: {c.arn}, extraCanonicalARN: {c.canonicalARN}, extraSessionName: {c.sessionName},
+			extraARN: {c.ARN}, extraCanonicalARN: {c.CanonicalARN}, extraSessionName: {c.SessionName},
 			extraAccessKeyID: {claims.AccessKeyID}, extraPrincipalARN: {c.principal.ARN},
 		},
 	}}
@@ -225,7 +237,7 @@ func (h *Handler) resolve(ctx context.Context, c caller) (username string, group
 	if m.UsesAccessEntries() {
 		// Access entries only: Identify in API mode never reads aws-auth.
 		id := mapping.Access{Mode: mapping.ModeAPI, Entries: h.entries()}.Identify(c.principal.ARN,
-			mapping.Caller{CanonicalARN: c.canonicalARN, AccountID: c.account, SessionName: c.sessionName, AccessKeyID: c.principal.AccessKeyID})
+			mapping.Caller{CanonicalARN: c.CanonicalARN, AccountID: c.Account, SessionName: c.SessionName, AccessKeyID: c.principal.AccessKeyID})
 		if id.Mapped {
 			return id.Username, id.Groups, id.Via, true
 		}
@@ -263,7 +275,7 @@ func (h *Handler) askOracle(ctx context.Context, c caller) (oracleOutcome, error
 	if url == nil {
 		return oracleOutcome{}, errors.New("authenticator-oracle is not running yet")
 	}
-	body, err := json.Marshal(map[string]string{"arn": c.arn, "account": c.account, "userId": c.userID, "accessKeyId": c.principal.AccessKeyID})
+	body, err := json.Marshal(map[string]string{"arn": c.ARN, "account": c.Account, "userId": c.UserID, "accessKeyId": c.principal.AccessKeyID})
 	if err != nil {
 		return oracleOutcome{}, err
 	}
