@@ -6,7 +6,8 @@
 //
 // It covers DescribeCluster, UpdateClusterConfig (authentication mode, one
 // way only, as an asynchronous update), DescribeUpdate, the eight
-// access-entry and access-policy operations, and ListAccessPolicies, with
-// the service's validation rules and pagination. Latency and a share of
+// access-entry and access-policy operations, ListAccessPolicies, and
+// DescribeClusterVersions (a fixed list, ClusterVersions), with the
+// service's validation rules and pagination. Latency and a share of
 // ThrottlingException answers can be injected for tests and benchmarks.
 package eksemu

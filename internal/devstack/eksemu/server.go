@@ -64,6 +64,7 @@ func (s *Server) mux() *http.ServeMux {
 	route("GET /clusters/{name}/access-entries/{principalArn}/access-policies", "ListAssociatedAccessPolicies", s.listAssociatedAccessPolicies)
 	route("DELETE /clusters/{name}/access-entries/{principalArn}/access-policies/{policyArn}", "DisassociateAccessPolicy", s.disassociateAccessPolicy)
 	route("GET /access-policies", "ListAccessPolicies", s.listAccessPolicies)
+	route("GET /cluster-versions", "DescribeClusterVersions", s.describeClusterVersions)
 	return m
 }
 
