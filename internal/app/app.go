@@ -17,6 +17,7 @@ import (
 	"io"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 )
@@ -41,6 +42,37 @@ func globalFlags() []cli.Flag {
 		&cli.StringFlag{Name: "context", Usage: "kubeconfig context to use (default: the current context)"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "show the change as a diff and write nothing (the API server still checks permissions)"},
 		&cli.BoolFlag{Name: "verbose", Usage: "explain each step on stderr"},
+		&cli.DurationFlag{Name: "timeout", Value: defaultTimeout, Usage: "give up on the command, including any wait for EKS, after this long (eksctl's default)"},
+	}
+}
+
+// defaultTimeout is eksctl's --timeout default.
+const defaultTimeout = 25 * time.Minute
+
+// bounded runs each command's action under --timeout, as eksctl bounds its
+// commands, so waits (auth-mode --wait, migrate's mode switch) end.
+func bounded(cmds []*cli.Command) {
+	for _, cmd := range cmds {
+		bounded(cmd.Subcommands)
+		action := cmd.Action
+		if action == nil {
+			continue
+		}
+		cmd.Action = func(c *cli.Context) error {
+			d := flagDuration(c, "timeout")
+			if d <= 0 {
+				return badFlags("--timeout %s: want a positive duration such as 25m", d)
+			}
+			ctx, cancel := context.WithTimeout(c.Context, d)
+			defer cancel()
+			c.Context = ctx
+			err := action(c)
+			if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+				return withHint(fmt.Errorf("gave up after --timeout %s: %w", d, err),
+					"a change EKS had accepted may still be in progress: check with `iammap auth-mode`, or pass a longer --timeout")
+			}
+			return err
+		}
 	}
 }
 
@@ -70,6 +102,7 @@ func New(stdout, stderr io.Writer) *cli.App {
 			explainCommand(),
 			authModeCommand(),
 			tokenCommand(),
+			versionCommand(),
 			completionCommand(),
 		},
 	}
@@ -79,7 +112,23 @@ func New(stdout, stderr io.Writer) *cli.App {
 		c.Flags = append(append(c.Flags, globalFlags()...), awsFlags()...)
 		c.OnUsageError = usageError
 	}
+	bounded(app.Commands)
 	return app
+}
+
+// versionCommand prints what --version prints, as `eksctl version` does.
+func versionCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print iammap's version (as --version)",
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return badFlags("unexpected argument %q", c.Args().First())
+			}
+			cli.ShowVersion(c)
+			return nil
+		},
+	}
 }
 
 // Run runs iammap with args (args[0] is the program name).
@@ -130,6 +179,15 @@ func flagString(c *cli.Context, name string) string {
 		}
 	}
 	return c.String(name)
+}
+
+func flagDuration(c *cli.Context, name string) time.Duration {
+	for _, cc := range c.Lineage() {
+		if cc.IsSet(name) {
+			return cc.Duration(name)
+		}
+	}
+	return c.Duration(name)
 }
 
 func flagBool(c *cli.Context, name string) bool {

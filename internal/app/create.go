@@ -44,7 +44,7 @@ func createCommand() *cli.Command {
 			"re-running the same command changes nothing.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "arn", Aliases: []string{"principal-arn"}, Usage: "IAM role or user `ARN` to map"},
-			&cli.StringFlag{Name: "username", Usage: "Kubernetes user name; may use {{AccountID}}, {{SessionName}}, {{SessionNameRaw}}, {{AccessKeyID}}, {{EC2PrivateDNSName}}"},
+			&cli.StringFlag{Name: "username", Aliases: []string{"kubernetes-username"}, Usage: "Kubernetes user name; may use {{AccountID}}, {{SessionName}}, {{SessionNameRaw}}, {{AccessKeyID}}, {{EC2PrivateDNSName}}"},
 			&cli.StringSliceFlag{Name: "group", Aliases: []string{"kubernetes-groups"}, Usage: "Kubernetes `GROUP` (repeat or separate with commas)"},
 			&cli.StringFlag{Name: "account", Usage: "map every principal of this AWS account `ID` (mapAccounts); with --service-name, the account of the service role"},
 			&cli.BoolFlag{Name: "no-duplicate-arns", Usage: "refuse when the principal is already mapped differently"},

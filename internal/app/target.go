@@ -16,9 +16,9 @@ const (
 // awsFlags select a cluster by name; they are global like the kubeconfig ones.
 func awsFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "cluster", EnvVars: []string{"IAMMAP_CLUSTER"}, Usage: "EKS cluster `NAME`; iammap describes it for its endpoint and authentication mode and signs in with your AWS credentials"},
-		&cli.StringFlag{Name: "region", Usage: "AWS region of --cluster (default: AWS_REGION or your profile's)"},
-		&cli.StringFlag{Name: "profile", Usage: "AWS shared-config profile (default: AWS_PROFILE)"},
+		&cli.StringFlag{Name: "cluster", Aliases: []string{"c"}, EnvVars: []string{"IAMMAP_CLUSTER"}, Usage: "EKS cluster `NAME`; iammap describes it for its endpoint and authentication mode and signs in with your AWS credentials"},
+		&cli.StringFlag{Name: "region", Aliases: []string{"r"}, Usage: "AWS region of --cluster (default: AWS_REGION or your profile's)"},
+		&cli.StringFlag{Name: "profile", Aliases: []string{"p"}, Usage: "AWS shared-config profile (default: AWS_PROFILE)"},
 		&cli.StringFlag{Name: "endpoint-url", Usage: "EKS API endpoint `URL` (default: AWS_ENDPOINT_URL_EKS, then AWS's)"},
 	}
 }
