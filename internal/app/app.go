@@ -16,9 +16,11 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/iammap/iammap/internal/cluster"
 	"github.com/urfave/cli/v2"
 )
 
@@ -112,8 +114,52 @@ func New(stdout, stderr io.Writer) *cli.App {
 		c.Flags = append(append(c.Flags, globalFlags()...), awsFlags()...)
 		c.OnUsageError = usageError
 	}
+	for _, c := range app.Commands {
+		switch c.Name {
+		case "create", "get", "delete":
+			addNouns(c)
+		}
+	}
 	bounded(app.Commands)
 	return app
+}
+
+// eksctl's nouns, as subcommands of create, get and delete: the same
+// command, flags and action with the backend fixed.
+var nouns = []struct {
+	name    string
+	backend cluster.Backend
+	what    string
+}{
+	{"iamidentitymapping", cluster.BackendAWSAuth, "`eksctl %s iamidentitymapping`: aws-auth only (--backend aws-auth)"},
+	{"accessentry", cluster.BackendAccessEntry, "`eksctl %s accessentry`: access entries only (--backend access-entry)"},
+}
+
+// addNouns gives cmd eksctl's nouns: `iammap create iamidentitymapping ...`
+// runs cmd's action with --backend aws-auth. --backend may be repeated on
+// the noun only with the value the noun implies.
+func addNouns(cmd *cli.Command) {
+	for _, n := range nouns {
+		sub := *cmd
+		sub.Name, sub.Subcommands = n.name, nil
+		sub.Usage = fmt.Sprintf(n.what, cmd.Name)
+		sub.Flags = nil
+		for _, f := range cmd.Flags {
+			if slices.Contains(f.Names(), "backend") {
+				f = &cli.StringFlag{Name: "backend", Value: string(n.backend), Hidden: true}
+			}
+			sub.Flags = append(sub.Flags, f)
+		}
+		action, backend := cmd.Action, string(n.backend)
+		sub.Action = func(c *cli.Context) error {
+			if got := c.String("backend"); got != backend {
+				return badFlags("%s %s uses the %s backend; --backend %s contradicts it", cmd.Name, c.Command.Name, backend, got)
+			}
+			return action(c)
+		}
+		cmd.Subcommands = append(cmd.Subcommands, &sub)
+	}
+	cmd.HideHelpCommand = true
 }
 
 // versionCommand prints what --version prints, as `eksctl version` does.
@@ -164,8 +210,14 @@ func oneLine(s string) string {
 
 func usageError(c *cli.Context, err error, _ bool) error {
 	where := "iammap --help"
-	if c.Command != nil && c.Command.Name != "" {
-		where = "iammap " + c.Command.Name + " --help"
+	var path []string
+	for _, cc := range c.Lineage() {
+		if cc.Command != nil && cc.Command.Name != "" && cc.Command.Name != c.App.Name && !slices.Contains(path, cc.Command.Name) {
+			path = append([]string{cc.Command.Name}, path...)
+		}
+	}
+	if len(path) > 0 {
+		where = "iammap " + strings.Join(path, " ") + " --help"
 	}
 	return withHint(fmt.Errorf("%w: %v", errUsage, err), "see "+where)
 }
