@@ -104,6 +104,7 @@ func New(stdout, stderr io.Writer) *cli.App {
 			explainCommand(),
 			authModeCommand(),
 			tokenCommand(),
+			utilsCommand(),
 			versionCommand(),
 			completionCommand(),
 		},
@@ -113,6 +114,10 @@ func New(stdout, stderr io.Writer) *cli.App {
 	for _, c := range app.Commands {
 		c.Flags = append(append(c.Flags, globalFlags()...), awsFlags()...)
 		c.OnUsageError = usageError
+		for _, s := range c.Subcommands {
+			s.Flags = append(append(s.Flags, globalFlags()...), awsFlags()...)
+			s.OnUsageError = usageError
+		}
 	}
 	for _, c := range app.Commands {
 		switch c.Name {

@@ -33,35 +33,74 @@ func authModeCommand() *cli.Command {
 			forceFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			u := newUI(c)
-			want := mapping.Mode(c.String("set"))
-			if _, err := mapping.ParseMode(string(want)); want != "" && err != nil {
-				return badFlags("unknown authentication mode %q: use API_AND_CONFIG_MAP or API", want)
-			}
-			t, err := eksTarget(c, u)
-			if err != nil {
-				return err
-			}
-			cl := t.EKS.Cluster
-			if want == "" {
-				fmt.Fprintln(c.App.Writer, cl.AuthMode)
-				return nil
-			}
-			if noop, err := cluster.CheckMove(cl.Name, t.Mode(), want); noop || err != nil {
-				if noop {
-					u.info("cluster %s is already in %s mode; nothing changed", cl.Name, want)
-				}
-				return err
-			}
-			if err := t.CheckModeSwitch(c.Context, want, flagBool(c, "force")); err != nil {
-				return err
-			}
-			if flagBool(c, "dry-run") {
-				u.info("dry run: would have moved cluster %s from %s to %s (one way); nothing changed", cl.Name, cl.AuthMode, want)
-				return nil
-			}
-			u.info("moving cluster %s from %s to %s; this cannot be undone", cl.Name, cl.AuthMode, want)
-			return moveAuthMode(c, u, t, want, c.Bool("wait"))
+			return runAuthMode(c, mapping.Mode(c.String("set")), c.Bool("wait"))
+		},
+	}
+}
+
+// runAuthMode prints the cluster's authentication mode, or with want moves
+// it there (waiting for EKS with wait).
+func runAuthMode(c *cli.Context, want mapping.Mode, wait bool) error {
+	u := newUI(c)
+	if _, err := mapping.ParseMode(string(want)); want != "" && err != nil {
+		return badFlags("unknown authentication mode %q: use API_AND_CONFIG_MAP or API", want)
+	}
+	t, err := eksTarget(c, u)
+	if err != nil {
+		return err
+	}
+	cl := t.EKS.Cluster
+	if want == "" {
+		fmt.Fprintln(c.App.Writer, cl.AuthMode)
+		return nil
+	}
+	if noop, err := cluster.CheckMove(cl.Name, t.Mode(), want); noop || err != nil {
+		if noop {
+			u.info("cluster %s is already in %s mode; nothing changed", cl.Name, want)
+		}
+		return err
+	}
+	if err := t.CheckModeSwitch(c.Context, want, flagBool(c, "force")); err != nil {
+		return err
+	}
+	if flagBool(c, "dry-run") {
+		u.info("dry run: would have moved cluster %s from %s to %s (one way); nothing changed", cl.Name, cl.AuthMode, want)
+		return nil
+	}
+	u.info("moving cluster %s from %s to %s; this cannot be undone", cl.Name, cl.AuthMode, want)
+	return moveAuthMode(c, u, t, want, wait)
+}
+
+// utilsCommand holds eksctl's `utils` spellings of auth-mode and migrate.
+func utilsCommand() *cli.Command {
+	migrate := migrateCommand()
+	migrate.Name = "migrate-to-access-entry"
+	migrate.Usage = "`eksctl utils migrate-to-access-entry`: the same as `iammap migrate`"
+	return &cli.Command{
+		Name:            "utils",
+		Usage:           "eksctl's utils spellings: update-authentication-mode, migrate-to-access-entry",
+		HideHelpCommand: true,
+		Subcommands: []*cli.Command{
+			{
+				Name:  "update-authentication-mode",
+				Usage: "`eksctl utils update-authentication-mode`: the same as `iammap auth-mode --set MODE --wait`",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "authentication-mode", Usage: "move to `MODE`: API_AND_CONFIG_MAP or API. EKS cannot move back"},
+					&cli.DurationFlag{Name: "poll-interval", Value: 5 * time.Second, Usage: "how often to check the update"},
+					forceFlag(),
+				},
+				Action: func(c *cli.Context) error {
+					if c.NArg() > 0 {
+						return badFlags("unexpected argument %q", c.Args().First())
+					}
+					want := mapping.Mode(c.String("authentication-mode"))
+					if want == "" {
+						return badFlags("update-authentication-mode needs --authentication-mode MODE: API_AND_CONFIG_MAP or API")
+					}
+					return runAuthMode(c, want, true)
+				},
+			},
+			migrate,
 		},
 	}
 }

@@ -1,12 +1,15 @@
 package app
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/iammap/iammap/internal/devstack/eksemu"
 	"github.com/iammap/iammap/internal/devstack/stacktest"
 )
 
@@ -75,4 +78,49 @@ func anyStrings(v any) []string {
 		out = append(out, s.(string))
 	}
 	return out
+}
+
+// TestIntegrationEKSEksctlUtils runs eksctl's utils lines on the local EKS:
+// update-authentication-mode on a CONFIG_MAP cluster (checking the mode EKS
+// ends in), migrate-to-access-entry on the stack's cluster (checking the
+// access entry it creates and that testuser keeps its access).
+func TestIntegrationEKSEksctlUtils(t *testing.T) {
+	awsAuthLock.Lock()
+	defer awsAuthLock.Unlock()
+	cl := stacktest.Cluster(t)
+	env := stacktest.AWSEnv(t, stacktest.Admin)
+	ca, err := os.ReadFile(cl.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caData := base64.StdEncoding.EncodeToString(ca)
+	cl.Emulator.AddCluster(eksemu.ClusterSpec{Name: "eksctl-update", Endpoint: cl.Server, CAData: caData, AuthMode: eksemu.ModeConfigMap})
+
+	// access-entries.md: eksctl utils update-authentication-mode --cluster my-cluster --authentication-mode API_AND_CONFIG_MAP
+	out := mustIammap(t, env, "utils", "update-authentication-mode", "--cluster", "eksctl-update", "--authentication-mode", "API_AND_CONFIG_MAP", "--poll-interval", "100ms")
+	if mode, _ := cl.Emulator.AuthMode("eksctl-update"); mode != eksemu.ModeAPIAndConfigMap || !strings.Contains(out, "is now in API_AND_CONFIG_MAP mode") {
+		t.Errorf("update-authentication-mode: mode %s, output %q", mode, out)
+	}
+	out = mustIammap(t, env, "utils", "update-authentication-mode", "-c", "eksctl-update", "--authentication-mode", "API_AND_CONFIG_MAP")
+	if !strings.Contains(out, "already in API_AND_CONFIG_MAP mode; nothing changed") {
+		t.Errorf("update-authentication-mode again: %q", out)
+	}
+
+	// eksctl utils migrate-to-access-entry --cluster C --target-authentication-mode M [--approve], on the
+	// stack's cluster (API_AND_CONFIG_MAP), whose aws-auth maps testuser to system:masters.
+	env = resetIdentities(t)
+	arn := stacktest.TestUser.ARN
+	mustIammap(t, env, "create", "iamidentitymapping", "--arn", arn, "--username", "testuser", "--group", "system:masters")
+	mustIammap(t, env, "utils", "migrate-to-access-entry", "--cluster", cl.ClusterName, "--target-authentication-mode", "API_AND_CONFIG_MAP")
+	if rows := getRows(t, env, "accessentry", "--cluster", cl.ClusterName); slices.ContainsFunc(rows, func(r map[string]any) bool { return r["principalArn"] == arn }) {
+		t.Errorf("migrate-to-access-entry without --approve created an access entry: %v", rows)
+	}
+	mustIammap(t, env, "utils", "migrate-to-access-entry", "--cluster", cl.ClusterName, "--target-authentication-mode", "API_AND_CONFIG_MAP", "--approve")
+	rows := getRows(t, env, "accessentry", "--cluster", cl.ClusterName, "--principal-arn", arn)
+	if len(rows) != 1 || rows[0]["userarn"] != arn || !slices.Contains(anyStrings(rows[0]["accessPolicies"]), "AmazonEKSClusterAdminPolicy(cluster)") {
+		t.Errorf("after migrate-to-access-entry --approve, get accessentry = %v", rows)
+	}
+	mustIammap(t, env, "delete", "iamidentitymapping", "--arn", arn)
+	expectStatus(t, "migrated to an access entry, aws-auth entry deleted", http.StatusOK)
+	resetIdentities(t)
 }
