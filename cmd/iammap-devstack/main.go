@@ -4,7 +4,7 @@
 // authenticator-oracle, aws-iam-authenticator's own aws-auth mapper, which
 // decides aws-auth for the webhook). `up` starts a background `run` process
 // that owns the stack and writes DIR/env with shell export lines: KUBECONFIG
-// for a cluster admin, the EKS endpoint, the cluster name and the
+// for a cluster admin, the EKS, IAM and STS endpoints, the cluster name and the
 // credentials of the local principals.
 package main
 
@@ -191,6 +191,7 @@ func writeEnv(c *cli.Context, cluster *devstack.Cluster) error {
 		"export IAMMAP_LOCAL_SERVER=" + shellQuote(cluster.Server),
 		"export AWS_ENDPOINT_URL_EKS=" + shellQuote(cluster.EKSEndpoint),
 		"export AWS_ENDPOINT_URL_IAM=" + shellQuote(cluster.IAMEndpoint),
+		"export AWS_ENDPOINT_URL_STS=" + shellQuote(cluster.STSEndpoint),
 		"export AWS_REGION=" + shellQuote(cluster.Region),
 		"export AWS_DEFAULT_REGION=" + shellQuote(cluster.Region),
 		"export AWS_EC2_METADATA_DISABLED=true",

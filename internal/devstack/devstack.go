@@ -100,8 +100,10 @@ type Cluster struct {
 	ClusterName string `json:"clusterName,omitempty"`
 	EKSEndpoint string `json:"eksEndpoint,omitempty"`
 	// OracleURL is where authenticator-oracle answers (POST /map).
-	OracleURL   string                  `json:"oracleURL,omitempty"`
-	IAMEndpoint string                  `json:"iamEndpoint,omitempty"`
+	OracleURL   string `json:"oracleURL,omitempty"`
+	IAMEndpoint string `json:"iamEndpoint,omitempty"`
+	// STSEndpoint is the local STS (GetCallerIdentity for the principals).
+	STSEndpoint string                  `json:"stsEndpoint,omitempty"`
 	Region      string                  `json:"region,omitempty"`
 	Principals  []authwebhook.Principal `json:"principals,omitempty"`
 	// Emulator is the in-process EKS emulator (nil after Load).

@@ -16,6 +16,7 @@ import (
 	"github.com/iammap/iammap/internal/devstack/authwebhook"
 	"github.com/iammap/iammap/internal/devstack/eksemu"
 	"github.com/iammap/iammap/internal/devstack/iamemu"
+	"github.com/iammap/iammap/internal/devstack/stsemu"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
@@ -62,6 +63,9 @@ func (c *Cluster) startEKS(o EKSOptions, apiserverURL string) ([]string, error) 
 		return nil, err
 	}
 	if c.IAMEndpoint, err = c.serve(iam); err != nil {
+		return nil, err
+	}
+	if c.STSEndpoint, err = c.serve(stsemu.New(c.Region, o.Principals)); err != nil {
 		return nil, err
 	}
 	logFile, err := os.OpenFile(filepath.Join(c.Dir, "webhook.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)

@@ -218,7 +218,7 @@ func BaseEnv() []string {
 // ClusterEnv is AWSEnv for any running cluster with a local EKS.
 func ClusterEnv(c *devstack.Cluster, p authwebhook.Principal) []string {
 	return append(BaseEnv(),
-		"AWS_ENDPOINT_URL_EKS="+c.EKSEndpoint, "AWS_ENDPOINT_URL_IAM="+c.IAMEndpoint, "AWS_REGION="+c.Region, "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_ENDPOINT_URL_EKS="+c.EKSEndpoint, "AWS_ENDPOINT_URL_IAM="+c.IAMEndpoint, "AWS_ENDPOINT_URL_STS="+c.STSEndpoint, "AWS_REGION="+c.Region, "AWS_DEFAULT_REGION="+c.Region, "AWS_EC2_METADATA_DISABLED=true",
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
 		"AWS_ACCESS_KEY_ID="+p.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+p.SecretAccessKey,
 		"IAMMAP_CLUSTER="+c.ClusterName,
