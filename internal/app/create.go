@@ -21,6 +21,9 @@ type createFlags struct {
 	partition              string
 	dryRun, force          bool
 	backend                string
+	// clusterNamed: --cluster (or IAMMAP_CLUSTER) names an EKS cluster,
+	// whose account --service-name uses when --account is not given.
+	clusterNamed bool
 	// Access entries only.
 	entryType   string
 	tags        []string
@@ -65,7 +68,7 @@ func createCommand() *cli.Command {
 				arn: c.String("arn"), username: c.String("username"), account: c.String("account"),
 				groups: c.StringSlice("group"), noDuplicateARNs: c.Bool("no-duplicate-arns"),
 				serviceName: c.String("service-name"), namespace: c.String("namespace"), partition: c.String("partition"),
-				dryRun: flagBool(c, "dry-run"), force: c.Bool("force"), backend: c.String("backend"),
+				dryRun: flagBool(c, "dry-run"), force: c.Bool("force"), backend: c.String("backend"), clusterNamed: flagString(c, "cluster") != "",
 				entryType: c.String("type"), tags: c.StringSlice("tag"), policies: c.StringSlice("access-policy"), accessScope: c.String("access-scope"),
 			})
 		},
@@ -111,13 +114,13 @@ func runCreate(c *cli.Context, f createFlags) error {
 		}
 		return reportWrite(c, u, res.Write, f.dryRun, "added account "+f.account+" to mapAccounts")
 	case res.Added.Unchanged:
-		u.info("%s is already mapped identically by %s; nothing written", req.Mapping.Display(), res.Added.Existing.Ref)
+		u.info("%s is already mapped identically by %s; nothing written", res.Mapping.Display(), res.Added.Existing.Ref)
 		return nil
 	}
 	for _, old := range res.Added.Shadows {
 		u.warn("%s is already mapped by %s (%s); the new entry overrides it, because EKS uses the last entry for a principal. Use --no-duplicate-arns to refuse, or delete the old entry", old.Display(), old.Ref, output.Identity(old.Username, old.Groups))
 	}
-	m := req.Mapping
+	m := res.Mapping
 	return reportWrite(c, u, res.Write, f.dryRun, fmt.Sprintf("added %s to %s (%s)", m.Display(), m.Source, output.Identity(m.Username, m.Groups)))
 }
 
@@ -132,16 +135,20 @@ func (f createFlags) request() (cluster.CreateRequest, error) {
 			return req, badFlags("unknown --service-name %q: supported: %s", f.serviceName, serviceaccess.EMRContainers)
 		}
 		if f.namespace == "" || f.arn != "" || f.username != "" || len(groups) > 0 {
-			return req, badFlags("--service-name needs --namespace and --account, and takes no --arn, --username or --group")
+			return req, badFlags("--service-name needs --namespace (and --account, or --cluster), and takes no --arn, --username or --group")
 		}
+		req.EMRNamespace = f.namespace
 		if f.account == "" {
-			return req, badFlags("--service-name %s needs --account ID, the account of its service-linked role", f.serviceName)
+			if !f.clusterNamed {
+				return req, badFlags("--service-name %s needs --account ID, the account of its service-linked role, or --cluster NAME, whose account iammap then uses (as eksctl does)", f.serviceName)
+			}
+			break // cluster.Create takes the account from the cluster
 		}
 		m, err := serviceaccess.EMRMapping(f.partition, f.account)
 		if err != nil {
 			return req, err
 		}
-		req.Mapping, req.EMRNamespace = m, f.namespace
+		req.Mapping = m
 	case f.account != "" && f.arn != "":
 		return req, badFlags("--arn and --account are exclusive: --account maps a whole account")
 	case f.account != "":

@@ -31,7 +31,8 @@ type CreateRequest struct {
 	// Account maps a whole account (mapAccounts).
 	Account string
 	// EMRNamespace grants EMR on EKS access to a namespace (Mapping is its
-	// service role's).
+	// service role's; left empty, it is the service-linked role of the
+	// cluster's account, as eksctl does).
 	EMRNamespace string
 	// Entry is the access entry to ensure; its PrincipalARN is the ARN as given.
 	Entry accessentry.Spec
@@ -43,6 +44,8 @@ type CreateRequest struct {
 // CreateResult is what Create did (or, dry run, would do).
 type CreateResult struct {
 	Backend Backend
+	// Mapping is the aws-auth entry added (or already there).
+	Mapping mapping.Mapping
 	// aws-auth: the result of adding Mapping, or AccountExisted for an
 	// account; Write is the ConfigMap write.
 	Added          awsauth.AddResult
@@ -57,9 +60,19 @@ type CreateResult struct {
 func (t *Target) Create(ctx context.Context, req CreateRequest, r Reporter) (CreateResult, error) {
 	r = orDiscard(r)
 	backend, err := WriteBackend(t.Name(), t.Mode(), req.Backend, req.Force)
-	res := CreateResult{Backend: backend}
+	res := CreateResult{Backend: backend, Mapping: req.Mapping}
 	if err != nil {
 		return res, err
+	}
+	if req.EMRNamespace != "" && req.Mapping.ARN == "" {
+		if t.EKS == nil {
+			return res, WithHint(invalid("--service-name %s needs --account: no EKS cluster is named to take it from", serviceaccess.EMRContainers), "pass --account ID, or --cluster NAME")
+		}
+		if req.Mapping, err = serviceaccess.EMRMapping(t.EKS.Cluster.Partition, t.EKS.Cluster.Account); err != nil {
+			return res, err
+		}
+		res.Mapping = req.Mapping
+		r.Note("note: %s: the service-linked role of cluster %s's account %s", serviceaccess.EMRContainers, t.Name(), t.EKS.Cluster.Account)
 	}
 	if backend == BackendAccessEntry {
 		if req.Account != "" || req.EMRNamespace != "" {

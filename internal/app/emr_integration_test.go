@@ -1,0 +1,45 @@
+package app
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/iammap/iammap/internal/devstack/stacktest"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// eksctl's `create iamidentitymapping --cluster C --service-name
+// emr-containers --namespace NS` takes the account from the cluster; so
+// does iammap's, and the Role, RoleBinding and mapping land on the stack.
+func TestIntegrationEKSEMRTakesTheAccountFromTheCluster(t *testing.T) {
+	awsAuthLock.Lock()
+	defer awsAuthLock.Unlock()
+	env := resetIdentities(t)
+	defer resetIdentities(t)
+	cl := stacktest.Cluster(t)
+	admin := stacktest.Clientset(t, cl.Admin)
+	ctx := context.Background()
+	_, err := admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "spark"}}, metav1.CreateOptions{})
+	ignoreExists(t, err)
+
+	out := mustIammap(t, env, "create", "iamidentitymapping", "-c", cl.ClusterName, "--service-name", "emr-containers", "--namespace", "spark")
+	if !strings.Contains(out, "account 111122223333") {
+		t.Errorf("create does not say whose account it used:\n%s", out)
+	}
+	rows := getRows(t, env, "iamidentitymapping", "-c", cl.ClusterName)
+	const role = "arn:aws:iam::111122223333:role/AWSServiceRoleForAmazonEMRContainers"
+	if len(rows) != 1 || rows[0]["rolearn"] != role || rows[0]["username"] != "emr-containers" {
+		t.Errorf("get iamidentitymapping -o json = %v, want the EMR service-linked role of the cluster's account", rows)
+	}
+	if _, err := admin.RbacV1().RoleBindings("spark").Get(ctx, "emr-containers", metav1.GetOptions{}); err != nil {
+		t.Errorf("RoleBinding spark/emr-containers: %v", err)
+	}
+	// Without a cluster to take it from, the account is still required,
+	// before anything is contacted.
+	_, stderr, err := iammapEnv(t, stacktest.BaseEnv(), "create", "--service-name", "emr-containers", "--namespace", "spark")
+	if err == nil || !strings.Contains(stderr, "needs --account ID") {
+		t.Errorf("without --cluster: %v, %q", err, stderr)
+	}
+}
