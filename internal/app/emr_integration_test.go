@@ -21,10 +21,14 @@ func TestIntegrationEKSEMRTakesTheAccountFromTheCluster(t *testing.T) {
 	cl := stacktest.Cluster(t)
 	admin := stacktest.Clientset(t, cl.Admin)
 	ctx := context.Background()
-	_, err := admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "spark"}}, metav1.CreateOptions{})
+	// A namespace of its own, removed afterwards: other tests count on
+	// spark not existing and on default having no EMR Role yet.
+	const ns = "emr-from-cluster"
+	_, err := admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 	ignoreExists(t, err)
+	defer admin.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}) //nolint:errcheck // best effort
 
-	out := mustIammap(t, env, "create", "iamidentitymapping", "-c", cl.ClusterName, "--service-name", "emr-containers", "--namespace", "spark")
+	out := mustIammap(t, env, "create", "iamidentitymapping", "-c", cl.ClusterName, "--service-name", "emr-containers", "--namespace", ns)
 	if !strings.Contains(out, "account 111122223333") {
 		t.Errorf("create does not say whose account it used:\n%s", out)
 	}
@@ -33,12 +37,12 @@ func TestIntegrationEKSEMRTakesTheAccountFromTheCluster(t *testing.T) {
 	if len(rows) != 1 || rows[0]["rolearn"] != role || rows[0]["username"] != "emr-containers" {
 		t.Errorf("get iamidentitymapping -o json = %v, want the EMR service-linked role of the cluster's account", rows)
 	}
-	if _, err := admin.RbacV1().RoleBindings("spark").Get(ctx, "emr-containers", metav1.GetOptions{}); err != nil {
-		t.Errorf("RoleBinding spark/emr-containers: %v", err)
+	if _, err := admin.RbacV1().RoleBindings(ns).Get(ctx, "emr-containers", metav1.GetOptions{}); err != nil {
+		t.Errorf("RoleBinding %s/emr-containers: %v", ns, err)
 	}
 	// Without a cluster to take it from, the account is still required,
 	// before anything is contacted.
-	_, stderr, err := iammapEnv(t, stacktest.BaseEnv(), "create", "--service-name", "emr-containers", "--namespace", "spark")
+	_, stderr, err := iammapEnv(t, stacktest.BaseEnv(), "create", "--service-name", "emr-containers", "--namespace", ns)
 	if err == nil || !strings.Contains(stderr, "needs --account ID") {
 		t.Errorf("without --cluster: %v, %q", err, stderr)
 	}
