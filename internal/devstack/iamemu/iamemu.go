@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/iammap/iammap/internal/devstack/awsquery"
+
 	"github.com/iammap/iammap/mapping"
 )
 
@@ -49,17 +51,6 @@ func (s *Server) Add(arn string) error {
 	return nil
 }
 
-type errorResponse struct {
-	XMLName xml.Name `xml:"ErrorResponse"`
-	Xmlns   string   `xml:"xmlns,attr"`
-	Error   struct {
-		Type    string `xml:"Type"`
-		Code    string `xml:"Code"`
-		Message string `xml:"Message"`
-	} `xml:"Error"`
-	RequestID string `xml:"RequestId"`
-}
-
 const xmlns = "https://iam.amazonaws.com/doc/2010-05-08/"
 
 // ServeHTTP answers IAM query-protocol requests.
@@ -94,13 +85,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) fail(w http.ResponseWriter, status int, code, msg string) {
-	var e errorResponse
-	e.Xmlns = xmlns
-	e.Error.Type, e.Error.Code, e.Error.Message = "Sender", code, msg
-	e.RequestID = "local"
-	w.Header().Set("Content-Type", "text/xml")
-	w.WriteHeader(status)
-	_ = xml.NewEncoder(w).Encode(e)
+	awsquery.WriteError(w, status, xmlns, code, msg, "local")
 }
 
 func xmlEscape(s string) string {

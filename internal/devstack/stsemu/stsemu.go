@@ -30,6 +30,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iammap/iammap/internal/devstack/awsquery"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/iammap/iammap/internal/devstack/authwebhook"
@@ -133,26 +135,8 @@ type getCallerIdentityResponse struct {
 	} `xml:"ResponseMetadata"`
 }
 
-type errorResponse struct {
-	XMLName xml.Name `xml:"ErrorResponse"`
-	Xmlns   string   `xml:"xmlns,attr"`
-	Error   struct {
-		Type    string `xml:"Type"`
-		Code    string `xml:"Code"`
-		Message string `xml:"Message"`
-	} `xml:"Error"`
-	RequestID string `xml:"RequestId"`
-}
-
 func (s *Server) fail(w http.ResponseWriter, requestID string, e *stsError) {
-	resp := errorResponse{Xmlns: xmlns, RequestID: requestID}
-	resp.Error.Type, resp.Error.Code, resp.Error.Message = "Sender", e.code, e.message
-	if e.status >= 500 {
-		resp.Error.Type = "Receiver"
-	}
-	w.Header().Set("Content-Type", "text/xml")
-	w.WriteHeader(e.status)
-	_ = xml.NewEncoder(w).Encode(resp)
+	awsquery.WriteError(w, e.status, xmlns, e.code, e.message, requestID)
 }
 
 // authorization is a parsed SigV4 Authorization header.
