@@ -180,22 +180,23 @@ func (m Mapping) matchKey() string {
 // and EKS offers no way to turn it on (aws/containers-roadmap#474).
 const SSOMatchesOnEKS = false
 
-// stored returns the indices of the entries the authenticator keeps: the
-// valid ones, the last of each store key.
-func stored(ms []Mapping) []int {
-	last := map[string]int{}
+// stored returns the indices of the entries the authenticator keeps (the
+// valid ones, the last of each store key), in file order, and for each
+// store key the index of the entry kept under it.
+func stored(ms []Mapping) (kept []int, winner map[string]int) {
+	winner = map[string]int{}
+	valid := make([]bool, len(ms))
 	for i, m := range ms {
-		if m.Validate() == nil {
-			last[m.storeKey()] = i
+		if valid[i] = m.Validate() == nil; valid[i] {
+			winner[m.storeKey()] = i
 		}
 	}
-	var out []int
 	for i, m := range ms {
-		if m.Validate() == nil && last[m.storeKey()] == i {
-			out = append(out, i)
+		if valid[i] && winner[m.storeKey()] == i {
+			kept = append(kept, i)
 		}
 	}
-	return out
+	return kept, winner
 }
 
 // sameResult reports whether two entries give every caller the same
@@ -210,11 +211,7 @@ func (s Set) Status() (roles, users []Status) {
 	users = make([]Status, len(s.Users))
 	// The entries a caller (folded ARN) can reach, as resolution files them.
 	r := s.resolver()
-	fill := func(out []Status, ms []Mapping, src Source, byMatch map[string][]int, before map[string][]int) {
-		winner := map[string]int{}
-		for _, i := range stored(ms) {
-			winner[ms[i].storeKey()] = i
-		}
+	fill := func(out []Status, ms []Mapping, src Source, byMatch map[string][]int, winner map[string]int, before map[string][]int) {
 		for i, m := range ms {
 			if err := m.Validate(); err != nil {
 				out[i] = Status{State: Dropped, Reason: err.Error()}
@@ -259,8 +256,8 @@ func (s Set) Status() (roles, users []Status) {
 			}
 		}
 	}
-	fill(roles, s.Roles, MapRoles, r.roles, nil)
-	fill(users, s.Users, MapUsers, r.users, r.roles)
+	fill(roles, s.Roles, MapRoles, r.roles, r.roleWinner, nil)
+	fill(users, s.Users, MapUsers, r.users, r.userWinner, r.roles)
 	return roles, users
 }
 
@@ -360,19 +357,25 @@ func (s Set) Resolve(c Caller) (r Resolution, ok bool) { return s.resolver().res
 type resolver struct {
 	set          Set
 	roles, users map[string][]int
+	// roleWinner and userWinner give, per store key, the entry kept.
+	roleWinner, userWinner map[string]int
 }
 
 func (s Set) resolver() *resolver {
-	byMatch := func(ms []Mapping) map[string][]int {
+	byMatch := func(ms []Mapping) (map[string][]int, map[string]int) {
+		kept, winner := stored(ms)
 		out := map[string][]int{}
-		for _, i := range stored(ms) {
+		for _, i := range kept {
 			if k := ms[i].matchKey(); k != "" {
 				out[k] = append(out[k], i)
 			}
 		}
-		return out
+		return out, winner
 	}
-	return &resolver{set: s, roles: byMatch(s.Roles), users: byMatch(s.Users)}
+	r := &resolver{set: s}
+	r.roles, r.roleWinner = byMatch(s.Roles)
+	r.users, r.userWinner = byMatch(s.Users)
+	return r
 }
 
 func (r *resolver) resolve(c Caller) (Resolution, bool) {
