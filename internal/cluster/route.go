@@ -28,7 +28,7 @@ func WriteBackend(cluster string, mode mapping.Mode, choice Backend, force bool)
 	case BackendAWSAuth:
 		if mode == mapping.ModeAPI && !force {
 			return "", WithHint(invalid("cluster %s is in API authentication mode: EKS ignores aws-auth, so this change would have no effect", cluster),
-				"use --backend access-entry (the default there), or --force to write aws-auth anyway")
+				"EKS reads only access entries there: use the accessentry noun (iammap create|delete accessentry), or leave out the noun and --backend, which is the default there; --force writes aws-auth anyway")
 		}
 		return BackendAWSAuth, nil
 	case BackendAccessEntry:
