@@ -52,6 +52,9 @@ func runGet(c *cli.Context, arn, format, backendFlag string) error {
 		return err
 	}
 	var rows []output.Row
+	// keptEntries are the access entries listed, for the accessentry noun,
+	// which prints them in eksctl's shape rather than as rows.
+	var keptEntries []accessentry.Entry
 	// access weighs what is listed the way EKS does, for the STATUS column.
 	access := mapping.Access{Mode: t.Mode()}
 	if showEntries {
@@ -60,14 +63,13 @@ func runGet(c *cli.Context, arn, format, backendFlag string) error {
 			return err
 		}
 		access.Entries = entries
-		var kept []accessentry.Entry
 		for _, e := range entries {
 			key := mapping.PrincipalKey(e.PrincipalARN)
 			if filter == "" || key == filter || strings.EqualFold(e.PrincipalARN, arn) {
-				kept = append(kept, e)
+				keptEntries = append(keptEntries, e)
 			}
 		}
-		rows = append(rows, output.AccessEntryRows(kept)...)
+		rows = append(rows, output.AccessEntryRows(keptEntries)...)
 	}
 	existed := true
 	if showAWSAuth {
@@ -123,6 +125,12 @@ func runGet(c *cli.Context, arn, format, backendFlag string) error {
 			u.info("no identity mappings found")
 		}
 		return nil
+	}
+	if c.Command.Name == "accessentry" {
+		// `eksctl get accessentry` prints its own shape, not
+		// iamidentitymapping's keys; the noun fixes the backend, so
+		// rows hold access entries only.
+		return output.WriteAccessEntries(c.App.Writer, f, keptEntries)
 	}
 	layout := output.AWSAuthLayout
 	switch {
