@@ -30,11 +30,38 @@ _iammap() {
 compdef _iammap iammap
 `
 
+// powershellCompletion asks iammap itself for the candidates, as the bash
+// and zsh scripts do: urfave/cli prints them when the last argument is
+// --generate-bash-completion (flags when the argument before it starts with
+// a dash, else subcommands). PowerShell hands a native completer the whole
+// command line; only the words before the one being completed are passed,
+// unquoted, and the candidates are filtered by that word's prefix.
+const powershellCompletion = `# powershell completion for iammap; load with: iammap completion powershell | Out-String | Invoke-Expression
+# (add that line to $PROFILE to load it in every session)
+Register-ArgumentCompleter -Native -CommandName 'iammap', 'iammap.exe' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+    $words = @(foreach ($e in $commandAst.CommandElements) {
+        if ($e.Extent.EndOffset -ge $cursorPosition) { break }
+        if ($e -is [System.Management.Automation.Language.StringConstantExpressionAst]) { $e.Value } else { $e.Extent.Text }
+    })
+    $arguments = @($words | Select-Object -Skip 1)
+    if ($wordToComplete.StartsWith('-')) { $arguments += $wordToComplete }
+    $arguments += '--generate-bash-completion'
+    $candidates = & $words[0] @arguments 2>$null
+    foreach ($c in $candidates) {
+        if ($c -and $c.StartsWith($wordToComplete, [System.StringComparison]::Ordinal)) {
+            $type = if ($c.StartsWith('-')) { 'ParameterName' } else { 'ParameterValue' }
+            [System.Management.Automation.CompletionResult]::new($c, $c, $type, $c)
+        }
+    }
+}
+`
+
 func completionCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "completion",
-		Usage:     "print a shell completion script (bash, zsh or fish)",
-		ArgsUsage: "bash|zsh|fish",
+		Usage:     "print a shell completion script (bash, zsh, fish or powershell)",
+		ArgsUsage: "bash|zsh|fish|powershell",
 		Action: func(c *cli.Context) error {
 			switch shell := c.Args().First(); shell {
 			case "bash":
@@ -42,6 +69,9 @@ func completionCommand() *cli.Command {
 				return err
 			case "zsh":
 				_, err := fmt.Fprint(c.App.Writer, zshCompletion)
+				return err
+			case "powershell":
+				_, err := fmt.Fprint(c.App.Writer, powershellCompletion)
 				return err
 			case "fish":
 				script, err := c.App.ToFishCompletion()
@@ -51,7 +81,7 @@ func completionCommand() *cli.Command {
 				_, err = fmt.Fprint(c.App.Writer, script)
 				return err
 			default:
-				return badFlags("unknown shell %q: use bash, zsh or fish", shell)
+				return badFlags("unknown shell %q: use bash, zsh, fish or powershell", shell)
 			}
 		},
 	}
