@@ -17,6 +17,7 @@ import (
 	"io"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,7 +44,8 @@ func globalFlags() []cli.Flag {
 		&cli.StringFlag{Name: "kubeconfig", Usage: "kubeconfig `FILE` (default: $KUBECONFIG, then ~/.kube/config)"},
 		&cli.StringFlag{Name: "context", Usage: "kubeconfig context to use (default: the current context)"},
 		&cli.BoolFlag{Name: "dry-run", Usage: "show the change as a diff and write nothing (the API server still checks permissions)"},
-		&cli.BoolFlag{Name: "verbose", Usage: "explain each step on stderr"},
+		&cli.GenericFlag{Name: "verbose", Aliases: []string{"v"}, Value: &verbosity{level: levelInfo},
+			Usage: "how much to say on stderr, as eksctl's -v `LEVEL`: 0 silent, 1 critical, 2 warnings, 3 info (default), 4 debug (each step), 5 debug as well; --verbose alone is 4"},
 		&cli.DurationFlag{Name: "timeout", Value: defaultTimeout, Usage: "give up on the command, including any wait for EKS, after this long (eksctl's default)"},
 	}
 }
@@ -80,6 +82,9 @@ func bounded(cmds []*cli.Command) {
 
 // New builds the iammap command line writing to stdout and stderr.
 func New(stdout, stderr io.Writer) *cli.App {
+	// urfave/cli's default --version flag takes -v, which is eksctl's
+	// --verbose; --version keeps its long name only (and `iammap version`).
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version", DisableDefaultText: true}
 	app := &cli.App{
 		Name:                 "iammap",
 		Usage:                "map AWS IAM identities to Kubernetes users and groups on EKS",
@@ -142,13 +147,14 @@ var nouns = []struct {
 
 // addNouns gives cmd eksctl's nouns: `iammap create iamidentitymapping ...`
 // runs cmd's action with --backend aws-auth. --backend may be repeated on
-// the noun only with the value the noun implies.
+// the noun only with the value the noun implies. The nouns also take
+// eksctl's -f/--config-file (eksctlfile.go).
 func addNouns(cmd *cli.Command) {
 	for _, n := range nouns {
 		sub := *cmd
 		sub.Name, sub.Subcommands = n.name, nil
 		sub.Usage = fmt.Sprintf(n.what, cmd.Name)
-		sub.Flags = nil
+		sub.Flags = []cli.Flag{configFileFlag()}
 		for _, f := range cmd.Flags {
 			if slices.Contains(f.Names(), "backend") {
 				f = &cli.StringFlag{Name: "backend", Value: string(n.backend), Hidden: true}
@@ -159,6 +165,9 @@ func addNouns(cmd *cli.Command) {
 		sub.Action = func(c *cli.Context) error {
 			if got := c.String("backend"); got != backend {
 				return badFlags("%s %s uses the %s backend; --backend %s contradicts it", cmd.Name, c.Command.Name, backend, got)
+			}
+			if c.String("config-file") != "" {
+				return runConfigFile(c, cmd.Name, cluster.Backend(backend), action)
 			}
 			return action(c)
 		}
@@ -184,7 +193,86 @@ func versionCommand() *cli.Command {
 
 // Run runs iammap with args (args[0] is the program name).
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return New(stdout, stderr).RunContext(ctx, args)
+	return New(stdout, stderr).RunContext(ctx, joinVerboseLevel(args))
+}
+
+// Verbosity levels, eksctl's (1, critical, prints what 0 prints: errors).
+const (
+	levelWarning = 2
+	levelInfo    = 3
+	levelDebug   = 4
+	levelMax     = 5
+)
+
+// verbosity is the value of -v/--verbose. It is a boolean flag to Go's flag
+// package, so that `--verbose` alone (iammap's switch since its first
+// release) still means debug, while `--verbose=N` and `-v=N` set a level;
+// joinVerboseLevel turns eksctl's `-v N` into `-v=N` before parsing, which
+// a boolean flag would otherwise leave as an argument.
+type verbosity struct{ level int }
+
+func (v *verbosity) Set(s string) error {
+	switch s {
+	case "true":
+		v.level = levelDebug
+		return nil
+	case "false":
+		v.level = levelInfo
+		return nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > levelMax {
+		return fmt.Errorf("want a level from 0 to %d, as eksctl's -v, got %q", levelMax, s)
+	}
+	v.level = n
+	return nil
+}
+
+func (v *verbosity) String() string {
+	if v == nil {
+		return strconv.Itoa(levelInfo)
+	}
+	return strconv.Itoa(v.level)
+}
+
+// IsBoolFlag lets `--verbose` stand alone (see verbosity).
+func (v *verbosity) IsBoolFlag() bool { return true }
+
+// joinVerboseLevel rewrites `-v N` and `--verbose N` (N a number) as
+// `-v=N`, up to a "--". No iammap command takes a number as an argument, so
+// a number after the flag can only be its level.
+func joinVerboseLevel(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		out = append(out, a)
+		if a == "--" {
+			return append(out, args[i+1:]...)
+		}
+		if i == 0 || i+1 >= len(args) {
+			continue
+		}
+		switch a {
+		case "-v", "--v", "-verbose", "--verbose":
+			if _, err := strconv.Atoi(args[i+1]); err == nil {
+				out[len(out)-1] = a + "=" + args[i+1]
+				i++
+			}
+		}
+	}
+	return out
+}
+
+// verboseLevel is the level from the innermost command that set it.
+func verboseLevel(c *cli.Context) int {
+	for _, cc := range c.Lineage() {
+		if cc.IsSet("verbose") {
+			if v, ok := cc.Generic("verbose").(*verbosity); ok {
+				return v.level
+			}
+		}
+	}
+	return levelInfo
 }
 
 // Main runs iammap and returns the process exit code, printing any error.
@@ -224,7 +312,12 @@ func usageError(c *cli.Context, err error, _ bool) error {
 	if len(path) > 0 {
 		where = "iammap " + strings.Join(path, " ") + " --help"
 	}
-	return withHint(fmt.Errorf("%w: %v", errUsage, err), "see "+where)
+	msg := err.Error()
+	if strings.Contains(msg, "want a level from") {
+		// Go's flag package calls every value of a boolean flag boolean.
+		msg = strings.Replace(msg, "invalid boolean value", "invalid value", 1)
+	}
+	return withHint(fmt.Errorf("%w: %s", errUsage, msg), "see "+where)
 }
 
 // flag returns a flag's value from the innermost command that set it, so
@@ -256,26 +349,31 @@ func flagBool(c *cli.Context, name string) bool {
 	return false
 }
 
-// ui writes messages to stderr.
+// ui writes messages to stderr, as many as the verbosity level asks for;
+// errors are not its business (Main prints them whatever the level).
 type ui struct {
-	stderr  io.Writer
-	verbose bool
+	stderr io.Writer
+	level  int
 }
 
 func newUI(c *cli.Context) *ui {
-	return &ui{stderr: c.App.ErrWriter, verbose: flagBool(c, "verbose")}
+	return &ui{stderr: c.App.ErrWriter, level: verboseLevel(c)}
 }
 
 func (u *ui) info(format string, a ...any) {
-	fmt.Fprintf(u.stderr, "iammap: "+format+"\n", a...)
+	if u.level >= levelInfo {
+		fmt.Fprintf(u.stderr, "iammap: "+format+"\n", a...)
+	}
 }
 
 func (u *ui) warn(format string, a ...any) {
-	fmt.Fprintf(u.stderr, "iammap: warning: "+format+"\n", a...)
+	if u.level >= levelWarning {
+		fmt.Fprintf(u.stderr, "iammap: warning: "+format+"\n", a...)
+	}
 }
 
 func (u *ui) debug(format string, a ...any) {
-	if u.verbose {
+	if u.level >= levelDebug {
 		fmt.Fprintf(u.stderr, "iammap: "+format+"\n", a...)
 	}
 }

@@ -22,7 +22,7 @@ func (e exitStatus) ExitCode() int { return int(e) }
 
 func fileFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "filename", Aliases: []string{"f"}, Required: true, Usage: "access `FILE` (see README: the declarative format)"},
+		&cli.StringFlag{Name: "filename", Aliases: []string{"f", "config-file"}, Required: true, Usage: "access `FILE` (see README: the declarative format), or an eksctl ClusterConfig (docs/eksctl-config.md)"},
 		&cli.BoolFlag{Name: "prune", Usage: "also remove mappings, access entries and policy associations that are not in the file"},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "text or json"},
 	}
@@ -64,7 +64,15 @@ func runConverge(c *cli.Context, write bool) error {
 	if err != nil {
 		return err
 	}
-	if len(file.Clusters) > 0 && flagString(c, "cluster") != "" {
+	if file.ClusterConfig {
+		// As with the nouns' -f: the file's metadata names the cluster.
+		for _, name := range []string{"cluster", "region"} {
+			if setOnCommandLine(c, name) {
+				return withHint(badFlags("cannot use --%s with an eksctl ClusterConfig", name),
+					"its metadata.name and metadata.region name the cluster: drop --"+name)
+			}
+		}
+	} else if len(file.Clusters) > 0 && flagString(c, "cluster") != "" {
 		name := flagString(c, "cluster")
 		i := slices.IndexFunc(targets, func(t desired.Target) bool { return t.Name == name })
 		if i < 0 {

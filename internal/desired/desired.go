@@ -1,7 +1,9 @@
 // Package desired reads iammap's declarative file: who may access which
 // cluster, through aws-auth mappings and EKS access entries, kept in git and
 // applied by CI (`iammap diff` / `iammap apply`). The format is documented in
-// README.md and described by schema.json for editors.
+// README.md and described by schema.json for editors. Load also takes an
+// eksctl ClusterConfig (package eksctlconfig), converted by
+// FromClusterConfig.
 //
 //	apiVersion: iammap/v1
 //	kind: AccessConfig
@@ -30,6 +32,7 @@ import (
 
 	"github.com/iammap/iammap/accessentry"
 	"github.com/iammap/iammap/awsauth"
+	"github.com/iammap/iammap/internal/eksctlconfig"
 	"github.com/iammap/iammap/mapping"
 	"go.yaml.in/yaml/v3"
 )
@@ -50,6 +53,9 @@ type File struct {
 	AWSAuth       *AWSAuth      `yaml:"awsAuth,omitempty"`
 	AccessEntries []AccessEntry `yaml:"accessEntries,omitempty"`
 	Clusters      []Cluster     `yaml:"clusters,omitempty"`
+	// ClusterConfig is set when the file was an eksctl ClusterConfig: its
+	// metadata names the one cluster, which the command line may not change.
+	ClusterConfig bool `yaml:"-"`
 }
 
 // Cluster adds cluster-specific mappings to the file's common ones.
@@ -109,11 +115,22 @@ type Target struct {
 	Notes []string
 }
 
-// Load reads and checks a file.
+// Load reads and checks a file: an access file, or an eksctl ClusterConfig
+// (see FromClusterConfig), told apart by apiVersion and kind.
 func Load(path string) (*File, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
+	}
+	if eksctlconfig.IsClusterConfig(b) {
+		c, err := eksctlconfig.Parse(b)
+		if err == nil {
+			var f *File
+			if f, err = FromClusterConfig(c); err == nil {
+				return f, nil
+			}
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	f, err := Parse(b)
 	if err != nil {
