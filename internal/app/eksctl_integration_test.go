@@ -50,7 +50,7 @@ func TestIntegrationEKSEksctlLines(t *testing.T) {
 	if rows := getRows(t, env, "iamidentitymapping", "-c", name, "-r", region, "--arn", arn); len(rows) != 1 {
 		t.Errorf("get iamidentitymapping --arn = %v", rows)
 	}
-	if rows := getRows(t, env, "accessentry", "-c", name); slices.ContainsFunc(rows, func(r map[string]any) bool { return r["principalArn"] == arn }) {
+	if rows := getRows(t, env, "accessentry", "-c", name); slices.ContainsFunc(rows, func(r map[string]any) bool { return r["principalARN"] == arn }) {
 		t.Errorf("create iamidentitymapping made an access entry: %v", rows)
 	}
 	mustIammap(t, env, "delete", "iamidentitymapping", "--cluster", name, "--region="+region, "--arn", arn)
@@ -64,12 +64,20 @@ func TestIntegrationEKSEksctlLines(t *testing.T) {
 	mustIammap(t, env, "create", "accessentry", "--cluster", name, "--principal-arn", arn, "--kubernetes-groups", "no-rbac-here", "--kubernetes-username", "testuser", "--type", "STANDARD")
 	expectStatus(t, "create accessentry with a group no RBAC mentions", http.StatusForbidden)
 	rows = getRows(t, env, "accessentry", "--cluster", name, "--principal-arn", arn)
-	if len(rows) != 1 || rows[0]["userarn"] != arn || rows[0]["principalArn"] != arn || rows[0]["username"] != "testuser" || rows[0]["source"] != "access-entry" {
+	// eksctl's keys (principalARN, kubernetesGroups), and iammap's kubernetesUsername.
+	if len(rows) != 1 || rows[0]["principalARN"] != arn || rows[0]["kubernetesUsername"] != "testuser" ||
+		!slices.Equal(anyStrings(rows[0]["kubernetesGroups"]), []string{"no-rbac-here"}) {
 		t.Errorf("get accessentry -o json = %v", rows)
 	}
 	mustIammap(t, env, "delete", "accessentry", "--cluster", name, "--principal-arn", arn)
 	expectStatus(t, "delete accessentry", http.StatusUnauthorized)
 	resetIdentities(t)
+}
+
+// anySlice is v as a JSON array, or nil when it is not one (a missing key).
+func anySlice(v any) []any {
+	s, _ := v.([]any)
+	return s
 }
 
 func anyStrings(v any) []string {
@@ -112,12 +120,17 @@ func TestIntegrationEKSEksctlUtils(t *testing.T) {
 	arn := stacktest.TestUser.ARN
 	mustIammap(t, env, "create", "iamidentitymapping", "--arn", arn, "--username", "testuser", "--group", "system:masters")
 	mustIammap(t, env, "utils", "migrate-to-access-entry", "--cluster", cl.ClusterName, "--target-authentication-mode", "API_AND_CONFIG_MAP")
-	if rows := getRows(t, env, "accessentry", "--cluster", cl.ClusterName); slices.ContainsFunc(rows, func(r map[string]any) bool { return r["principalArn"] == arn }) {
+	if rows := getRows(t, env, "accessentry", "--cluster", cl.ClusterName); slices.ContainsFunc(rows, func(r map[string]any) bool { return r["principalARN"] == arn }) {
 		t.Errorf("migrate-to-access-entry without --approve created an access entry: %v", rows)
 	}
 	mustIammap(t, env, "utils", "migrate-to-access-entry", "--cluster", cl.ClusterName, "--target-authentication-mode", "API_AND_CONFIG_MAP", "--approve")
 	rows := getRows(t, env, "accessentry", "--cluster", cl.ClusterName, "--principal-arn", arn)
-	if len(rows) != 1 || rows[0]["userarn"] != arn || !slices.Contains(anyStrings(rows[0]["accessPolicies"]), "AmazonEKSClusterAdminPolicy(cluster)") {
+	clusterAdmin := func(p any) bool {
+		policy, _ := p.(map[string]any)
+		scope, _ := policy["accessScope"].(map[string]any)
+		return policy["policyARN"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy" && scope["type"] == "cluster"
+	}
+	if len(rows) != 1 || rows[0]["principalARN"] != arn || !slices.ContainsFunc(anySlice(rows[0]["accessPolicies"]), clusterAdmin) {
 		t.Errorf("after migrate-to-access-entry --approve, get accessentry = %v", rows)
 	}
 	mustIammap(t, env, "delete", "iamidentitymapping", "--arn", arn)
