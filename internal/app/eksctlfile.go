@@ -30,6 +30,7 @@ var fileFlagsRefused = map[string][]string{
 	"create iamidentitymapping": {"arn", "username", "group", "account", "service-name", "namespace", "type", "tag", "access-policy", "access-scope"},
 	"create accessentry":        {"arn", "username", "group", "account", "service-name", "namespace", "type", "tag", "access-policy", "access-scope"},
 	"delete accessentry":        {"arn", "account", "all"},
+	"get accessentry":           {"arn"},
 }
 
 // runConfigFile runs `iammap VERB NOUN -f FILE` the way eksctl runs it with
