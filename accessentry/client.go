@@ -215,6 +215,17 @@ type Result struct {
 // is idempotent: a second run changes nothing. spec must have passed Validate.
 // It is the plan of one entry, so it makes exactly the calls apply would.
 func (c *Client) Ensure(ctx context.Context, spec Spec) (Result, error) {
+	return c.converge(ctx, spec, false)
+}
+
+// Replace is Ensure that also removes the policy associations spec does not
+// list: afterwards the entry grants exactly spec, as a new aws-auth entry
+// for a principal replaces what the old one granted.
+func (c *Client) Replace(ctx context.Context, spec Spec) (Result, error) {
+	return c.converge(ctx, spec, true)
+}
+
+func (c *Client) converge(ctx context.Context, spec Spec, prune bool) (Result, error) {
 	var res Result
 	var current []Entry
 	cur, err := c.Get(ctx, spec.PrincipalARN)
@@ -223,9 +234,14 @@ func (c *Client) Ensure(ctx context.Context, spec Spec) (Result, error) {
 	case err != nil:
 		return res, err
 	default:
+		// The plan matches entries by ARN: the entry read must be spec's, or
+		// a pruning plan would delete it as unwanted.
+		if cur.PrincipalARN != spec.PrincipalARN {
+			return res, fmt.Errorf("access entry for %s came back as %s; not changing it", spec.PrincipalARN, cur.PrincipalARN)
+		}
 		res.Existing, current = &cur, []Entry{cur}
 	}
-	plan, err := PlanFor(current, []Spec{spec}, false)
+	plan, err := PlanFor(current, []Spec{spec}, prune)
 	if err != nil {
 		return res, err
 	}

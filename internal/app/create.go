@@ -33,7 +33,7 @@ type createFlags struct {
 
 func backendFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "backend", Value: backendAuto, Usage: "auto, aws-auth or access-entry; auto follows the cluster's authentication mode (aws-auth with only a kubeconfig)"},
+		&cli.StringFlag{Name: "backend", Value: backendAuto, EnvVars: []string{"IAMMAP_BACKEND"}, Usage: "auto, aws-auth or access-entry; auto routes by the cluster's authentication mode and where the principal is mapped (README: Where a change goes); the others are literal"},
 	}
 }
 
@@ -42,16 +42,18 @@ func createCommand() *cli.Command {
 		Name:  "create",
 		Usage: "map an IAM identity (aws-auth entry or EKS access entry)",
 		Description: "Maps an IAM role or user (--arn) to a Kubernetes username and groups, or a whole account (--account, aws-auth only).\n" +
+			"Without a noun or --backend, the change goes where the cluster's authentication mode and the principal's\n" +
+			"current mappings say (README: Where a change goes), translated for access entries (system:masters becomes\n" +
+			"AmazonEKSClusterAdminPolicy; the node-role shape becomes EC2_LINUX), and iammap prints where and why.\n" +
 			"In aws-auth a role ARN with a path or an assumed-role ARN is stored as the role ARN EKS matches, and iammap says so.\n" +
-			"With access entries (--cluster, API or API_AND_CONFIG_MAP mode) the entry and its access policies are converged:\n" +
-			"re-running the same command changes nothing.",
+			"Re-running the same command changes nothing.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "arn", Aliases: []string{"principal-arn"}, Usage: "IAM role or user `ARN` to map"},
 			&cli.StringFlag{Name: "username", Aliases: []string{"kubernetes-username"}, Usage: "Kubernetes user name; may use {{AccountID}}, {{SessionName}}, {{SessionNameRaw}}, {{AccessKeyID}}, {{EC2PrivateDNSName}}"},
 			&cli.StringSliceFlag{Name: "group", Aliases: []string{"kubernetes-groups"}, Usage: "Kubernetes `GROUP` (repeat or separate with commas)"},
 			&cli.StringFlag{Name: "account", Usage: "map every principal of this AWS account `ID` (mapAccounts); with --service-name, the account of the service role"},
 			&cli.BoolFlag{Name: "no-duplicate-arns", Usage: "refuse when the principal is already mapped differently"},
-			&cli.StringFlag{Name: "service-name", Usage: "grant an AWS service access; supported: " + serviceaccess.EMRContainers},
+			&cli.StringFlag{Name: "service-name", Usage: "grant an AWS service access to --namespace (RBAC objects and its service-linked role's mapping); supported: " + strings.Join(serviceaccess.Names(), ", ")},
 			&cli.StringFlag{Name: "namespace", Usage: "namespace for --service-name"},
 			&cli.StringFlag{Name: "partition", Value: "aws", Usage: "AWS partition of the --service-name role"},
 			&cli.StringFlag{Name: "type", Value: "STANDARD", Usage: "access entry type: " + strings.Join(accessentry.Types, ", ")},
@@ -102,8 +104,16 @@ func runCreate(c *cli.Context, f createFlags) error {
 		return err
 	}
 	res, err := t.Create(c.Context, req, u)
+	if res.Route.Why != "" && (err == nil || len(res.Entry.Changes) > 0) {
+		// Where it went: a refusal or a failure before any change went
+		// nowhere, and says so in its error.
+		u.info("%s", routeLine("goes to", res.Backend, res.Route.Why))
+	}
 	switch {
 	case res.Backend == cluster.BackendAccessEntry:
+		if e := res.Entry.Effect; e != nil {
+			u.warn("%s now decides instead of aws-auth: %s", e.After.Via, e)
+		}
 		return reportEntry(u, res.Entry, f.dryRun, err)
 	case err != nil:
 		return err
@@ -128,23 +138,28 @@ func runCreate(c *cli.Context, f createFlags) error {
 // leads to a call, let alone a write, and parses the ARN once.
 func (f createFlags) request() (cluster.CreateRequest, error) {
 	groups := mapping.SplitGroups(f.groups)
-	req := cluster.CreateRequest{Backend: cluster.Backend(f.backend), Force: f.force, DryRun: f.dryRun, NoDuplicateARNs: f.noDuplicateARNs, AccessEntryOnly: f.accessEntryOnly()}
+	backend, err := cluster.ParseBackend(f.backend)
+	if err != nil {
+		return cluster.CreateRequest{}, err
+	}
+	req := cluster.CreateRequest{Backend: backend, Force: f.force, DryRun: f.dryRun, NoDuplicateARNs: f.noDuplicateARNs, AccessEntryOnly: f.accessEntryOnly()}
 	switch {
 	case f.serviceName != "":
-		if f.serviceName != serviceaccess.EMRContainers {
-			return req, badFlags("unknown --service-name %q: supported: %s", f.serviceName, serviceaccess.EMRContainers)
+		svc, ok := serviceaccess.Lookup(f.serviceName)
+		if !ok {
+			return req, badFlags("unknown --service-name %q: supported: %s", f.serviceName, strings.Join(serviceaccess.Names(), ", "))
 		}
 		if f.namespace == "" || f.arn != "" || f.username != "" || len(groups) > 0 {
 			return req, badFlags("--service-name needs --namespace (and --account, or --cluster), and takes no --arn, --username or --group")
 		}
-		req.EMRNamespace = f.namespace
+		req.Service, req.ServiceNamespace = &svc, f.namespace
 		if f.account == "" {
 			if !f.clusterNamed {
 				return req, badFlags("--service-name %s needs --account ID, the account of its service-linked role, or --cluster NAME, whose account iammap then uses (as eksctl does)", f.serviceName)
 			}
 			break // cluster.Create takes the account from the cluster
 		}
-		m, err := serviceaccess.EMRMapping(f.partition, f.account)
+		m, err := svc.Mapping(f.partition, f.account)
 		if err != nil {
 			return req, err
 		}
@@ -230,4 +245,13 @@ func reportWrite(c *cli.Context, u *ui, res awsauth.Result, dryRun bool, what st
 	u.info("%s", what)
 	u.debug("aws-auth written at resourceVersion %q", res.ResourceVersion)
 	return nil
+}
+
+// routeLine is the one line that says where a change went and why.
+func routeLine(verb string, b cluster.Backend, why string) string {
+	where := "aws-auth"
+	if b == cluster.BackendAccessEntry {
+		where = "the access entry"
+	}
+	return fmt.Sprintf("%s %s: %s", verb, where, why)
 }

@@ -167,7 +167,9 @@ func TestIntegrationAccessEntryOverridesAWSAuth(t *testing.T) {
 		t.Errorf("get rows = %v, want the access entry and the overridden aws-auth entry", rows)
 	}
 
-	_, stderr, err := iammapEnv(t, env, "delete", "--arn", arn)
+	// The accessentry noun deletes only the access entry (auto would revoke
+	// both), and says what EKS falls back to.
+	_, stderr, err := iammapEnv(t, env, "delete", "accessentry", "--arn", arn)
 	if err != nil || !strings.Contains(stderr, "STILL MAPPED through aws-auth mapUsers[0]") {
 		t.Errorf("delete of the access entry: %v; stderr %q, want a warning that aws-auth still maps it", err, stderr)
 	}

@@ -47,3 +47,33 @@ func TestIntegrationEKSEMRTakesTheAccountFromTheCluster(t *testing.T) {
 		t.Errorf("without --cluster: %v, %q", err, stderr)
 	}
 }
+
+// `create --service-name aws-batch` without a noun: routed to aws-auth
+// (access entries have no form for it), the cluster's account, AWS's Batch
+// RBAC in the namespace and the AWSServiceRoleForBatch mapping.
+func TestIntegrationEKSBatchWithoutANounGoesToAWSAuth(t *testing.T) {
+	awsAuthLock.Lock()
+	defer awsAuthLock.Unlock()
+	env := resetIdentities(t)
+	defer resetIdentities(t)
+	cl := stacktest.Cluster(t)
+	admin := stacktest.Clientset(t, cl.Admin)
+	ctx := context.Background()
+	const ns = "batch-from-cluster"
+	defer admin.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}) //nolint:errcheck // best effort
+
+	out := mustIammap(t, env, "create", "-c", cl.ClusterName, "--service-name", "aws-batch", "--namespace", ns)
+	for _, want := range []string{"goes to aws-auth: --service-name has no access-entry equivalent", "account 111122223333", "ClusterRole aws-batch-cluster-role", "RoleBinding " + ns + "/"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("create output lacks %q:\n%s", want, out)
+		}
+	}
+	rows := getRows(t, env, "iamidentitymapping", "-c", cl.ClusterName)
+	const role = "arn:aws:iam::111122223333:role/AWSServiceRoleForBatch"
+	if len(rows) != 1 || rows[0]["rolearn"] != role || rows[0]["username"] != "aws-batch" {
+		t.Errorf("get iamidentitymapping -o json = %v, want the Batch service-linked role mapped to aws-batch", rows)
+	}
+	if _, err := admin.RbacV1().ClusterRoleBindings().Get(ctx, "aws-batch-cluster-role-binding", metav1.GetOptions{}); err != nil {
+		t.Errorf("ClusterRoleBinding aws-batch-cluster-role-binding: %v", err)
+	}
+}

@@ -109,12 +109,13 @@ func TestIntegrationCreateRoutesAndKeepsEachBackendsRules(t *testing.T) {
 	if len(roles) != 1 || roles[0].ARN != "arn:aws:iam::111122223333:role/Pathy" {
 		t.Errorf("aws-auth roles = %+v, want the role without its path", roles)
 	}
-	if !r.has("warn: cluster "+cl.ClusterName+" is in API_AND_CONFIG_MAP mode") || !r.has("note: stored arn:aws:iam::111122223333:role/Pathy instead of "+pathy) {
-		t.Errorf("reported %q, want the mode warning and the rewrite note", r.lines)
+	if !r.has("warn: "+pathy+" has an access entry") || !r.has("note: stored arn:aws:iam::111122223333:role/Pathy instead of "+pathy) {
+		t.Errorf("reported %q, want the overriding-entry warning and the rewrite note", r.lines)
 	}
 
-	// Deleting the access entry reports the aws-auth mapping EKS falls back to.
-	del, err := target.Delete(ctx, DeleteRequest{ARN: pathy, Principal: parse(t, strings.ToLower(pathy))})
+	// Deleting only the access entry reports the aws-auth mapping EKS falls
+	// back to.
+	del, err := target.Delete(ctx, DeleteRequest{Backend: BackendAccessEntry, ARN: pathy, Principal: parse(t, strings.ToLower(pathy))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,14 +125,18 @@ func TestIntegrationCreateRoutesAndKeepsEachBackendsRules(t *testing.T) {
 	if _, ok := cl.Emulator.AccessEntry(cl.ClusterName, pathy); ok {
 		t.Error("access entry still in EKS")
 	}
-	if _, err := target.Delete(ctx, DeleteRequest{ARN: pathy, Principal: parse(t, strings.ToLower(pathy))}); !errors.Is(err, accessentry.ErrNotFound) {
+	if _, err := target.Delete(ctx, DeleteRequest{Backend: BackendAccessEntry, ARN: pathy, Principal: parse(t, strings.ToLower(pathy))}); !errors.Is(err, accessentry.ErrNotFound) {
 		t.Errorf("deleting again: %v, want ErrNotFound", err)
 	}
 
-	// aws-auth delete by the ARN as given finds the path-less entry.
-	del, err = target.Delete(ctx, DeleteRequest{Backend: BackendAWSAuth, ARN: pathy, Principal: parse(t, strings.ToLower(pathy))})
-	if err != nil || len(del.Deleted.Removed) != 1 {
-		t.Fatalf("aws-auth delete = %+v, %v", del, err)
+	// auto revokes what is left, wherever it is: here the path-less aws-auth
+	// entry, found by the ARN as given; then nothing is left to revoke.
+	del, err = target.Delete(ctx, DeleteRequest{ARN: pathy, Principal: parse(t, strings.ToLower(pathy))})
+	if err != nil || len(del.Deleted.Removed) != 1 || del.Effect == nil || del.Effect.After.Mapped {
+		t.Fatalf("auto delete = %+v, %v; want the aws-auth entry removed and the principal mapped nowhere", del, err)
+	}
+	if _, err := target.Delete(ctx, DeleteRequest{ARN: pathy, Principal: parse(t, strings.ToLower(pathy))}); !errors.Is(err, awsauth.ErrNotFound) {
+		t.Errorf("auto delete with nothing left: %v, want ErrNotFound", err)
 	}
 	stacktest.SetAWSAuth(t, admin, nil)
 }

@@ -19,9 +19,9 @@
 //
 // # Routing
 //
-// [WriteBackend] and [ReadBackends] are the one place that maps an
+// [RouteCreate], [RouteDelete] and [ReadBackends] are the one place that maps an
 // authentication mode and a --backend choice to aws-auth, access entries or
-// both. Both are pure functions of their arguments.
+// both. All three are pure functions of their arguments.
 //
 // # Guarding
 //

@@ -20,6 +20,12 @@ type Guard struct {
 	// Caller is the principal key of whoever makes the change, "" when unknown.
 	Caller string
 	Force  bool
+	// AWSAuth is aws-auth as GuardEntries read it (empty in API mode).
+	AWSAuth mapping.Set
+	// EntriesAfter, when set, are the access entries after a change made
+	// together with an aws-auth change, which AWSAuthChange then weighs as
+	// one.
+	EntriesAfter *[]accessentry.Entry
 }
 
 // Guard reads what checking a change needs. With touched nil it reads every
@@ -73,7 +79,11 @@ func (g *Guard) AWSAuthChange(change awsauth.Change) awsauth.Change {
 		if err != nil || !changed {
 			return changed, err
 		}
-		return true, g.Check(g.access(before, g.Entries, g.Mode), g.access(doc.Set(), g.Entries, g.Mode))
+		after := g.Entries
+		if g.EntriesAfter != nil {
+			after = *g.EntriesAfter
+		}
+		return true, g.Check(g.access(before, g.Entries, g.Mode), g.access(doc.Set(), after, g.Mode))
 	}
 }
 
@@ -90,15 +100,24 @@ func (t *Target) GuardEntries(ctx context.Context, touched []string, force bool,
 	if err != nil {
 		return nil, err
 	}
-	set, err := t.AWSAuthSet(ctx)
-	if err != nil {
+	if g.AWSAuth, err = t.AWSAuthSet(ctx); err != nil {
 		return nil, err
 	}
 	p, err := plan(g.Entries)
 	if err != nil {
 		return nil, err
 	}
-	return g, g.EntriesChange(set, p)
+	return g, g.EntriesChange(g.AWSAuth, p)
+}
+
+// EntryEffect is what the principal gets before and after plan, with
+// aws-auth as GuardEntries read it.
+func (g *Guard) EntryEffect(plan accessentry.Plan, principalARN string) Effect {
+	return Effect{
+		Principal: principalARN,
+		Before:    g.access(g.AWSAuth, g.Entries, g.Mode).IdentifyPrincipal(principalARN),
+		After:     g.access(g.AWSAuth, plan.Result(g.Entries), g.Mode).IdentifyPrincipal(principalARN),
+	}
 }
 
 // GuardAction is GuardEntries for a single action.

@@ -3,6 +3,9 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/iammap/iammap/mapping"
 )
 
 // Reporter hears what an operation does while it runs: notes, warnings and
@@ -51,3 +54,38 @@ func (h *HintError) Unwrap() error { return h.Err }
 
 // WithHint attaches the next step to suggest to err.
 func WithHint(err error, hint string) error { return &HintError{Err: err, Hint: hint} }
+
+// Effect is what a principal gets before and after a change, where the
+// change moves it between the two mechanisms.
+type Effect struct {
+	Principal     string
+	Before, After mapping.Identity
+}
+
+// String is "before → after", each side in words.
+func (e Effect) String() string {
+	return fmt.Sprintf("%s: %s → %s", e.Principal, DescribeIdentity(e.Before), DescribeIdentity(e.After))
+}
+
+// DescribeIdentity says what an identity is and what decided it, in one
+// phrase: `aws-auth mapRoles[0] (username "a", groups [g])`.
+func DescribeIdentity(id mapping.Identity) string {
+	if !id.Mapped {
+		if id.Refused != "" {
+			return id.Via + " (refused: 401)"
+		}
+		return "not mapped (401: " + id.Via + ")"
+	}
+	var policies []string
+	for _, p := range id.Policies {
+		policies = append(policies, mapping.PolicyName(p.ARN)+"("+p.Scope()+")")
+	}
+	what := fmt.Sprintf("username %q, groups [%s]", id.Username, strings.Join(id.Groups, ","))
+	if id.Mechanism == mapping.ViaAccessEntry {
+		what += ", access policies [" + strings.Join(policies, ",") + "]"
+	}
+	if id.Undefined() {
+		what += fmt.Sprintf(", or one of %d other outcomes at random", len(id.Alternatives))
+	}
+	return id.Via + " (" + what + ")"
+}

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -27,7 +28,7 @@ func hint(err error) string {
 	return ""
 }
 
-func TestWriteBackend(t *testing.T) {
+func TestRouteCreateExplicitBackendIsLiteral(t *testing.T) {
 	tests := []struct {
 		mode    mapping.Mode
 		choice  Backend
@@ -36,11 +37,6 @@ func TestWriteBackend(t *testing.T) {
 		wantErr string
 		invalid bool
 	}{
-		{kubeconfig, BackendAuto, false, BackendAWSAuth, "", false},
-		{kubeconfig, "", false, BackendAWSAuth, "", false},
-		{configMap, BackendAuto, false, BackendAWSAuth, "", false},
-		{both, BackendAuto, false, BackendAccessEntry, "", false},
-		{api, BackendAuto, false, BackendAccessEntry, "", false},
 		{kubeconfig, BackendAWSAuth, false, BackendAWSAuth, "", false},
 		{configMap, BackendAWSAuth, false, BackendAWSAuth, "", false},
 		{both, BackendAWSAuth, false, BackendAWSAuth, "", false},
@@ -58,10 +54,106 @@ func TestWriteBackend(t *testing.T) {
 			name += "/force"
 		}
 		t.Run(name, func(t *testing.T) {
-			got, err := WriteBackend("c", tt.mode, tt.choice, tt.force)
+			// Even a mapping with a translation and a principal in aws-auth:
+			// an explicit choice never routes or translates.
+			in := CreateIntent{Principal: "arn:aws:iam::111122223333:user/u", Translation: []string{"system:masters becomes AmazonEKSClusterAdminPolicy at cluster scope"}}
+			got, err := RouteCreate("c", tt.mode, tt.choice, tt.force, in, Presence{AWSAuth: true})
 			checkErr(t, err, tt.wantErr, tt.invalid)
-			if tt.wantErr == "" && got != tt.want {
-				t.Errorf("WriteBackend = %q, want %q", got, tt.want)
+			if tt.wantErr == "" && (got.Backend != tt.want || got.Translate) {
+				t.Errorf("RouteCreate = %q (translate %v), want %q, literal", got.Backend, got.Translate, tt.want)
+			}
+		})
+	}
+}
+
+func TestRouteCreateExplicitAWSAuthRefusalNamesTheTranslation(t *testing.T) {
+	in := CreateIntent{Principal: "arn:aws:iam::111122223333:user/u", Translation: []string{"system:masters becomes AmazonEKSClusterAdminPolicy at cluster scope"}}
+	_, err := RouteCreate("c", api, BackendAWSAuth, false, in, Presence{})
+	if h := hint(err); !strings.Contains(h, "creates the access entry (system:masters becomes AmazonEKSClusterAdminPolicy at cluster scope)") {
+		t.Errorf("hint = %q, want it to name the translation auto makes", h)
+	}
+}
+
+// TestRouteCreateByIntent is the README's routing table, row by row.
+func TestRouteCreateByIntent(t *testing.T) {
+	const p = "arn:aws:iam::111122223333:role/r"
+	masters := []string{"system:masters becomes AmazonEKSClusterAdminPolicy at cluster scope"}
+	noForm := errors.New("no access-entry equivalent: groups [system:authenticated] start with system:")
+	tests := []struct {
+		name      string
+		mode      mapping.Mode
+		in        CreateIntent
+		at        Presence
+		want      Backend
+		translate bool
+		wantWhy   string
+		wantErr   string
+	}{
+		{"kubeconfig: aws-auth", kubeconfig, CreateIntent{Principal: p, Translation: masters}, Presence{}, BackendAWSAuth, false, "no EKS cluster is named", ""},
+		{"kubeconfig refuses access-entry options", kubeconfig, CreateIntent{Principal: p, EntryOnly: "--access-policy"}, Presence{}, BackendAWSAuth, false, "", "--access-policy only apply to access entries"},
+		{"CONFIG_MAP: aws-auth", configMap, CreateIntent{Principal: p, Untranslatable: noForm}, Presence{}, BackendAWSAuth, false, "CONFIG_MAP mode, where EKS reads only aws-auth", ""},
+		{"CONFIG_MAP account", configMap, CreateIntent{AWSAuthOnly: "--account"}, Presence{}, BackendAWSAuth, false, "CONFIG_MAP", ""},
+		{"API: translated entry", api, CreateIntent{Principal: p, Translation: masters}, Presence{}, BackendAccessEntry, true, "API mode, where EKS reads only access entries (system:masters becomes", ""},
+		{"API: no form is refused", api, CreateIntent{Principal: p, Untranslatable: noForm}, Presence{}, BackendAccessEntry, false, "", "this mapping cannot be one: no access-entry equivalent"},
+		{"API: --account is refused", api, CreateIntent{AWSAuthOnly: "--account"}, Presence{}, BackendAccessEntry, false, "", "--account writes aws-auth, which EKS ignores in API mode"},
+		{"API: --service-name is refused", api, CreateIntent{AWSAuthOnly: "--service-name"}, Presence{}, BackendAccessEntry, false, "", "--service-name writes aws-auth"},
+		{"both: has an entry -> its entry", both, CreateIntent{Principal: p}, Presence{AccessEntry: true, AWSAuth: true}, BackendAccessEntry, true, "has an access entry, which EKS uses instead", ""},
+		{"both: has an entry, no form -> refused, never a silent aws-auth write", both, CreateIntent{Principal: p, Untranslatable: noForm}, Presence{AccessEntry: true}, BackendAccessEntry, false, "", "has an access entry, which EKS uses instead of any aws-auth entry; this mapping cannot be one"},
+		{"both: only in aws-auth -> aws-auth", both, CreateIntent{Principal: p, Translation: masters}, Presence{AWSAuth: true}, BackendAWSAuth, false, "is mapped in aws-auth and has no access entry", ""},
+		{"both: only in aws-auth, access-entry options -> entry", both, CreateIntent{Principal: p, EntryOnly: "--access-policy"}, Presence{AWSAuth: true}, BackendAccessEntry, true, "--access-policy only exist for access entries", ""},
+		{"both: new -> translated entry", both, CreateIntent{Principal: p, Translation: masters}, Presence{}, BackendAccessEntry, true, "a new principal gets an access entry", ""},
+		{"both: new, no form -> aws-auth", both, CreateIntent{Principal: p, Untranslatable: noForm}, Presence{}, BackendAWSAuth, false, "this mapping has no access-entry form (no access-entry equivalent", ""},
+		{"both: --account -> aws-auth", both, CreateIntent{AWSAuthOnly: "--account"}, Presence{}, BackendAWSAuth, false, "--account has no access-entry equivalent", ""},
+		{"both: --service-name -> aws-auth", both, CreateIntent{AWSAuthOnly: "--service-name"}, Presence{}, BackendAWSAuth, false, "--service-name has no access-entry equivalent", ""},
+	}
+	for _, tt := range tests {
+		for _, choice := range []Backend{BackendAuto, ""} {
+			t.Run(tt.name+"/"+string(choice), func(t *testing.T) {
+				got, err := RouteCreate("c", tt.mode, choice, false, tt.in, tt.at)
+				checkErr(t, err, tt.wantErr, tt.wantErr != "")
+				if err != nil && hint(err) == "" {
+					t.Errorf("refusal %v has no hint", err)
+				}
+				if got.Backend != tt.want || got.Translate != tt.translate {
+					t.Errorf("RouteCreate = %q (translate %v), want %q (translate %v)", got.Backend, got.Translate, tt.want, tt.translate)
+				}
+				if !strings.Contains(got.Why, tt.wantWhy) {
+					t.Errorf("Why = %q, want it to contain %q", got.Why, tt.wantWhy)
+				}
+			})
+		}
+	}
+}
+
+func TestRouteDelete(t *testing.T) {
+	tests := []struct {
+		mode             mapping.Mode
+		choice           Backend
+		account          bool
+		awsAuth, entries bool
+		wantErr          string
+	}{
+		{kubeconfig, BackendAuto, false, true, false, ""},
+		{configMap, BackendAuto, false, true, false, ""},
+		{both, BackendAuto, false, true, true, ""},
+		{both, "", false, true, true, ""},
+		{both, BackendAuto, true, true, false, ""},
+		{api, BackendAuto, false, false, true, ""},
+		{api, BackendAuto, true, false, false, "--account removes a mapAccounts entry, which EKS ignores in API mode"},
+		{both, BackendAWSAuth, false, true, false, ""},
+		{both, BackendAccessEntry, false, false, true, ""},
+		{api, BackendAWSAuth, false, false, false, "API authentication mode"},
+		{configMap, BackendAccessEntry, false, false, true, "CONFIG_MAP authentication mode"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s/%s/account=%v", tt.mode, tt.choice, tt.account), func(t *testing.T) {
+			got, err := RouteDelete("c", tt.mode, tt.choice, false, tt.account)
+			checkErr(t, err, tt.wantErr, false)
+			if err == nil && (got.AWSAuth != tt.awsAuth || got.AccessEntry != tt.entries) {
+				t.Errorf("RouteDelete = aws-auth %v, entries %v; want %v, %v", got.AWSAuth, got.AccessEntry, tt.awsAuth, tt.entries)
+			}
+			if err == nil && got.Why == "" {
+				t.Error("route has no reason")
 			}
 		})
 	}
