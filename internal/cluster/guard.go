@@ -33,11 +33,15 @@ type Guard struct {
 // the cluster admins' — what the guard's rules can see change. Entries are
 // read only where EKS uses them.
 func (t *Target) Guard(ctx context.Context, touched []string, force bool) (*Guard, error) {
-	g := &Guard{Mode: t.Mode(), Caller: t.Caller(ctx), Force: force}
+	caller, err := t.Caller(ctx)
+	if err != nil && !force {
+		// Fail closed: a check that cannot be made refuses the write.
+		return nil, WithHint(err, "nothing was changed; let your user create selfsubjectreviews (authentication.k8s.io/v1, which every authenticated user may by default), or pass --force to skip the lockout check")
+	}
+	g := &Guard{Mode: t.Mode(), Caller: caller, Force: force}
 	if t.EKS == nil || !g.Mode.UsesAccessEntries() {
 		return g, nil
 	}
-	var err error
 	if touched == nil {
 		g.Entries, err = t.AccessEntries().List(ctx)
 		return g, err

@@ -2,7 +2,11 @@ package cluster
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/iammap/iammap/accessentry"
 	"github.com/iammap/iammap/awsauth"
 	"github.com/iammap/iammap/internal/eksconn"
@@ -142,21 +146,37 @@ func (t *Target) AWSAuthSet(ctx context.Context) (mapping.Set, error) {
 func (t *Target) RequireAccessEntries() error { return RequireAccessEntries(t.Name(), t.Mode()) }
 
 // Caller is the principal key of whoever is signed in, as the cluster sees
-// it (SelfSubjectReview; EKS puts the ARN in the user's extra), or "" when
-// it cannot tell.
-func (t *Target) Caller(ctx context.Context) string {
+// it (SelfSubjectReview; EKS puts the ARN in the user's extra), else, for an
+// EKS target, as STS sees the credentials that sign the token. It is "" for
+// a kubeconfig identity that is no IAM principal (a static token, a client
+// certificate), which no mapping can take away. When neither source
+// answers it is an error: the lockout guard must not guess.
+func (t *Target) Caller(ctx context.Context) (string, error) {
 	cs, err := t.Kubernetes(ctx)
 	if err != nil {
-		return ""
+		return "", err
 	}
 	review, err := cs.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authnv1.SelfSubjectReview{}, metav1.CreateOptions{})
-	if err != nil {
-		return ""
-	}
-	for _, k := range []string{"canonicalArn", "arn"} {
-		if v := review.Status.UserInfo.Extra[k]; len(v) == 1 {
-			return mapping.PrincipalKey(v[0])
+	if err == nil {
+		for _, k := range []string{"canonicalArn", "arn"} {
+			if v := review.Status.UserInfo.Extra[k]; len(v) == 1 {
+				return mapping.PrincipalKey(v[0]), nil
+			}
+		}
+		if t.EKS == nil {
+			return "", nil
 		}
 	}
-	return ""
+	if t.EKS != nil && t.EKS.STS != nil {
+		out, stsErr := t.EKS.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if stsErr == nil {
+			return mapping.PrincipalKey(aws.ToString(out.Arn)), nil
+		}
+		err = errors.Join(err, stsErr)
+	}
+	return "", fmt.Errorf("%w: %w", ErrCallerUnknown, err)
 }
+
+// ErrCallerUnknown is wrapped when iammap cannot tell who makes a change,
+// which the lockout guard needs to know.
+var ErrCallerUnknown = errors.New("cannot tell who you are (SelfSubjectReview and STS GetCallerIdentity both failed), and the lockout check needs it")
