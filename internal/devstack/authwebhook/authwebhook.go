@@ -1,9 +1,10 @@
 // Package authwebhook is the local stack's stand-in for EKS's authenticator and
 // authorizer, as kube-apiserver webhooks:
 //
-//   - /authenticate answers TokenReviews: it verifies a k8s-aws-v1. token's
-//     SigV4 signature with the secret of one of the configured local
-//     principals (instead of calling STS), then maps the caller with EKS's
+//   - /authenticate answers TokenReviews: it accepts exactly the k8s-aws-v1.
+//     tokens aws-iam-authenticator accepts (tokenRules), verifies what STS
+//     would, the SigV4 signature with the secret of one of the configured
+//     local principals among it (instead of calling STS), then maps the caller with EKS's
 //     precedence, the stack's own rule: in API and API_AND_CONFIG_MAP mode
 //     an access entry for the principal wins; in API mode nothing else
 //     counts; in CONFIG_MAP mode the cluster creator is admin. Otherwise
@@ -29,6 +30,7 @@ import (
 	"io"
 	"log"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 	"sync/atomic"
@@ -127,6 +129,14 @@ type Handler struct {
 	// CreatorARN is the cluster creator: admin in CONFIG_MAP mode without
 	// appearing in aws-auth, as on EKS.
 	CreatorARN string
+	// Partition and Region are the cluster's, as aws-iam-authenticator's
+	// verifier is configured on EKS; they decide which STS hosts a token
+	// may be presigned for. Default aws and us-west-2 (the stack's).
+	Partition, Region string
+	// LocalSTS is the stack's STS endpoint URL (AWS_ENDPOINT_URL_STS):
+	// tokens presigned for it are accepted as for the partition's STS, all
+	// other rules applying. Empty: any http://127.0.0.1:PORT.
+	LocalSTS string
 	// Client asks the oracle; default a client with a 10 s timeout.
 	Client *http.Client
 	oracle atomic.Pointer[string]
@@ -201,7 +211,7 @@ func (h *Handler) review(ctx context.Context, token string) authnv1.TokenReviewS
 	if h.now != nil {
 		now = h.now
 	}
-	claims, err := ekstoken.Verify(ctx, token, h.Cluster, h.secret, now())
+	claims, err := h.verifyToken(ctx, token, now())
 	if err != nil {
 		return deny(err.Error())
 	}
@@ -222,6 +232,48 @@ func (h *Handler) review(ctx context.Context, token string) authnv1.TokenReviewS
 			extraAccessKeyID: {claims.AccessKeyID}, extraPrincipalARN: {c.principal.ARN},
 		},
 	}}
+}
+
+// verifyToken accepts what EKS accepts: the token passes
+// aws-iam-authenticator's rules (tokenRules), then what STS would check of
+// the presigned URL, done locally with the stack's keys: the signature
+// (over the cluster header), its age, and a credential scope in the
+// endpoint's region.
+func (h *Handler) verifyToken(ctx context.Context, token string, now time.Time) (ekstoken.Claims, error) {
+	rules := tokenRules{partition: h.Partition, region: h.Region}
+	if rules.partition == "" {
+		rules.partition = "aws"
+	}
+	if rules.region == "" {
+		rules.region = "us-west-2"
+	}
+	if h.LocalSTS != "" {
+		u, err := url.Parse(h.LocalSTS)
+		if err != nil {
+			return ekstoken.Claims{}, fmt.Errorf("the stack's STS endpoint %q: %w", h.LocalSTS, err)
+		}
+		rules.localSTS = u
+	}
+	p, err := rules.check(token, now)
+	if err != nil {
+		return ekstoken.Claims{}, err
+	}
+	claims, err := ekstoken.Verify(ctx, token, h.Cluster, h.secret, now)
+	if err != nil {
+		return ekstoken.Claims{}, fmt.Errorf("STS would refuse the token: %w", err)
+	}
+	// The authenticator lets through hosts of regions that do not exist
+	// (sts.evil.amazonaws.com): on EKS the STS call then fails.
+	if !p.Local && !partitionRegion(rules.partition, p.EndpointRegion) {
+		return ekstoken.Claims{}, fmt.Errorf("STS would not answer: %s is not an STS endpoint of partition %s", p.URL.Host, rules.partition)
+	}
+	// STS refuses a signature scoped to another region than the endpoint's
+	// ("Credential should be scoped to a valid region"); the local STS, like
+	// stsemu, also takes the global endpoint's region.
+	if claims.Region != p.EndpointRegion && !(p.Local && claims.Region == globalSTSRegion) {
+		return ekstoken.Claims{}, fmt.Errorf("STS would refuse the token: signed for region %s at %s, whose region is %s", claims.Region, p.URL.Host, p.EndpointRegion)
+	}
+	return claims, nil
 }
 
 // resolve maps a caller with EKS's precedence and says which source
