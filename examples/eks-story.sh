@@ -61,36 +61,40 @@ run iammap get
 step "testuser is not mapped anywhere"
 get_nodes
 
-step "aws-auth: map testuser to system:masters"
-run iammap create --backend aws-auth --arn "$TESTUSER_ARN" --username testuser --group system:masters
+step "The mission's line, no backend flag: iammap routes it (a new principal gets an access entry; system:masters becomes AmazonEKSClusterAdminPolicy)"
+run iammap create --arn "$TESTUSER_ARN" --username testuser --group system:masters
 get_nodes
 
-step "aws-auth: remap it to a group no RBAC binding mentions"
-run iammap create --backend aws-auth --arn "$TESTUSER_ARN" --username testuser --group no-rbac-here
+step "Remap it to a group no RBAC binding mentions: the admin policy does not survive"
+run iammap create --arn "$TESTUSER_ARN" --username testuser --group no-rbac-here
 get_nodes
 
-step "aws-auth: delete every entry for it"
-run iammap delete --backend aws-auth --arn "$TESTUSER_ARN" --all
+step "Delete it: revoked wherever it is mapped"
+run iammap delete --arn "$TESTUSER_ARN" --all
 get_nodes
 
-step "Access entry (the default in API_AND_CONFIG_MAP mode) with AmazonEKSClusterAdminPolicy"
+step "eksctl's noun writes aws-auth, literally, as eksctl does"
+run iammap create iamidentitymapping --arn "$TESTUSER_ARN" --username testuser --group system:masters
+get_nodes
+
+step "A principal only aws-auth maps stays there: the remap goes to aws-auth, never a silent access entry"
+run iammap create --arn "$TESTUSER_ARN" --username testuser --group no-rbac-here
+get_nodes
+
+step "An access-entry option moves it: iammap prints what it got before and what it gets now"
 run iammap create --arn "$TESTUSER_ARN" --access-policy AmazonEKSClusterAdminPolicy
 run iammap create --arn "$TESTUSER_ARN" --access-policy AmazonEKSClusterAdminPolicy   # idempotent
+run iammap get --arn "$TESTUSER_ARN"
 get_nodes
 
 step "Take the policy away: the entry still authenticates, nothing authorises"
 run iammap disassociate-access-policy --arn "$TESTUSER_ARN" --access-policy AmazonEKSClusterAdminPolicy
 get_nodes
 
-step "An access entry overrides aws-auth in API_AND_CONFIG_MAP mode"
-run iammap create --backend aws-auth --arn "$TESTUSER_ARN" --username testuser --group system:masters
-run iammap get --arn "$TESTUSER_ARN"
+step "Delete only the access entry (the accessentry noun): iammap warns that aws-auth still maps testuser, and EKS falls back to it"
+run iammap delete accessentry --arn "$TESTUSER_ARN"
 get_nodes
 
-step "Delete the access entry: iammap warns that aws-auth still maps testuser, and EKS falls back to it"
-run iammap delete --arn "$TESTUSER_ARN"
-get_nodes
-
-step "Delete the aws-auth entry too"
-run iammap delete --backend aws-auth --arn "$TESTUSER_ARN" --all
+step "Delete the rest: nothing maps it now"
+run iammap delete --arn "$TESTUSER_ARN" --all
 get_nodes

@@ -112,7 +112,7 @@ func runCreate(c *cli.Context, f createFlags) error {
 	switch {
 	case res.Backend == cluster.BackendAccessEntry:
 		if e := res.Entry.Effect; e != nil {
-			u.warn("%s now decides instead of aws-auth: %s", e.After.Via, e)
+			u.warn("the access entry now decides instead of aws-auth: %s", e)
 		}
 		return reportEntry(u, res.Entry, f.dryRun, err)
 	case err != nil:

@@ -80,7 +80,11 @@ func DescribeIdentity(id mapping.Identity) string {
 	for _, p := range id.Policies {
 		policies = append(policies, mapping.PolicyName(p.ARN)+"("+p.Scope()+")")
 	}
-	what := fmt.Sprintf("username %q, groups [%s]", id.Username, strings.Join(id.Groups, ","))
+	username := fmt.Sprintf("%q", id.Username)
+	if id.Username == "" && id.Mechanism == mapping.ViaAccessEntry {
+		username = "(EKS default)"
+	}
+	what := fmt.Sprintf("username %s, groups [%s]", username, strings.Join(id.Groups, ","))
 	if id.Mechanism == mapping.ViaAccessEntry {
 		what += ", access policies [" + strings.Join(policies, ",") + "]"
 	}
