@@ -31,8 +31,8 @@ type FaultProxy struct {
 	caPEM  []byte
 	server *httptest.Server
 
-	mu    sync.Mutex
-	drops []drop
+	mu      sync.Mutex
+	drops   []drop
 	dropped int
 }
 
