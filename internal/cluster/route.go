@@ -174,7 +174,7 @@ func RouteCreate(cluster string, mode mapping.Mode, choice Backend, force bool, 
 				"map each role with --arn instead (an access entry per principal)")
 		}
 		return entry(fmt.Sprintf("cluster %s is in API mode, where EKS reads only access entries", cluster),
-			"keep system: groups other than system:masters out of the mapping (bind RBAC to a group of your own instead)")
+			"change the mapping to one access entries can express (README: \"Where a change goes\" lists what translates), for example RBAC bound to a group of your own instead of a system: group")
 	}
 	// API_AND_CONFIG_MAP.
 	switch {
@@ -182,7 +182,7 @@ func RouteCreate(cluster string, mode mapping.Mode, choice Backend, force bool, 
 		return awsAuth(in.AWSAuthOnly + " has no access-entry equivalent")
 	case at.AccessEntry:
 		return entry(in.Principal+" has an access entry, which EKS uses instead of any aws-auth entry",
-			fmt.Sprintf("an aws-auth entry would be overridden: delete the access entry first (iammap delete accessentry --arn %s), or keep system: groups other than system:masters out of the mapping", in.Principal))
+			fmt.Sprintf("an aws-auth entry would be overridden: delete the access entry first (iammap delete accessentry --arn %s), or change the mapping to one access entries can express", in.Principal))
 	case in.EntryOnly != "":
 		return entry(in.EntryOnly+" only exist for access entries", "leave out the access-entry options to map the principal in aws-auth")
 	case at.AWSAuth:
@@ -210,7 +210,7 @@ func RouteDelete(cluster string, mode mapping.Mode, choice Backend, force bool, 
 	switch {
 	case mode == mapping.ModeKubeconfig || mode == mapping.ModeConfigMap:
 		return DeleteRoute{AWSAuth: true, Why: awsAuthOnlyWhy(cluster, mode)}, nil
-	case account && mode == mapping.ModeAPI:
+	case account && mode == mapping.ModeAPI && !force:
 		return DeleteRoute{}, WithHint(invalid("--account removes a mapAccounts entry, which EKS ignores in API mode"), "add --force to tidy aws-auth anyway")
 	case account:
 		return DeleteRoute{AWSAuth: true, Why: "--account is a mapAccounts entry"}, nil

@@ -129,25 +129,27 @@ func TestRouteDelete(t *testing.T) {
 	tests := []struct {
 		mode             mapping.Mode
 		choice           Backend
-		account          bool
+		account, force   bool
 		awsAuth, entries bool
 		wantErr          string
 	}{
-		{kubeconfig, BackendAuto, false, true, false, ""},
-		{configMap, BackendAuto, false, true, false, ""},
-		{both, BackendAuto, false, true, true, ""},
-		{both, "", false, true, true, ""},
-		{both, BackendAuto, true, true, false, ""},
-		{api, BackendAuto, false, false, true, ""},
-		{api, BackendAuto, true, false, false, "--account removes a mapAccounts entry, which EKS ignores in API mode"},
-		{both, BackendAWSAuth, false, true, false, ""},
-		{both, BackendAccessEntry, false, false, true, ""},
-		{api, BackendAWSAuth, false, false, false, "API authentication mode"},
-		{configMap, BackendAccessEntry, false, false, true, "CONFIG_MAP authentication mode"},
+		{kubeconfig, BackendAuto, false, false, true, false, ""},
+		{configMap, BackendAuto, false, false, true, false, ""},
+		{both, BackendAuto, false, false, true, true, ""},
+		{both, "", false, false, true, true, ""},
+		{both, BackendAuto, true, false, true, false, ""},
+		{api, BackendAuto, false, false, false, true, ""},
+		{api, BackendAuto, true, false, false, false, "--account removes a mapAccounts entry, which EKS ignores in API mode"},
+		{api, BackendAuto, true, true, true, false, ""},
+		{both, BackendAWSAuth, false, false, true, false, ""},
+		{both, BackendAccessEntry, false, false, false, true, ""},
+		{api, BackendAWSAuth, false, false, false, false, "API authentication mode"},
+		{api, BackendAWSAuth, false, true, true, false, ""},
+		{configMap, BackendAccessEntry, false, false, false, true, "CONFIG_MAP authentication mode"},
 	}
 	for _, tt := range tests {
-		t.Run(fmt.Sprintf("%s/%s/account=%v", tt.mode, tt.choice, tt.account), func(t *testing.T) {
-			got, err := RouteDelete("c", tt.mode, tt.choice, false, tt.account)
+		t.Run(fmt.Sprintf("%s/%s/account=%v/force=%v", tt.mode, tt.choice, tt.account, tt.force), func(t *testing.T) {
+			got, err := RouteDelete("c", tt.mode, tt.choice, tt.force, tt.account)
 			checkErr(t, err, tt.wantErr, false)
 			if err == nil && (got.AWSAuth != tt.awsAuth || got.AccessEntry != tt.entries) {
 				t.Errorf("RouteDelete = aws-auth %v, entries %v; want %v, %v", got.AWSAuth, got.AccessEntry, tt.awsAuth, tt.entries)

@@ -428,6 +428,9 @@ func (t *Target) deleteEntry(ctx context.Context, req DeleteRequest, res DeleteR
 	} else {
 		gone, err = client.Delete(ctx, req.ARN)
 	}
+	if errors.Is(err, accessentry.ErrNotFound) {
+		return res, fmt.Errorf("%w: %s has no access entry in cluster %s", accessentry.ErrNotFound, req.ARN, t.Name())
+	}
 	if err != nil {
 		return res, err
 	}
