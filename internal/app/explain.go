@@ -2,6 +2,7 @@ package app
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -14,7 +15,6 @@ import (
 	"github.com/iammap/iammap/internal/output"
 	"github.com/iammap/iammap/mapping"
 	"github.com/urfave/cli/v2"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func explainCommand() *cli.Command {
@@ -229,23 +229,15 @@ func loadExplainCluster(c *cli.Context, t *cluster.Target) (explain.Cluster, err
 	if err != nil {
 		return cl, err
 	}
-	ctx, opts := c.Context, metav1.ListOptions{}
-	crs, err := cs.RbacV1().ClusterRoles().List(ctx, opts)
-	if err != nil {
-		return cl, fmt.Errorf("read RBAC: %w", err)
+	rbac, err := explain.ReadRBAC(c.Context, cs)
+	var re *explain.ReadError
+	if errors.As(err, &re) && re.Hint() != "" {
+		// Name the read refused: the generic forbidden hint is about aws-auth's configmaps.
+		return cl, withHint(err, re.Hint())
 	}
-	roles, err := cs.RbacV1().Roles("").List(ctx, opts)
 	if err != nil {
-		return cl, fmt.Errorf("read RBAC: %w", err)
+		return cl, err
 	}
-	crbs, err := cs.RbacV1().ClusterRoleBindings().List(ctx, opts)
-	if err != nil {
-		return cl, fmt.Errorf("read RBAC: %w", err)
-	}
-	rbs, err := cs.RbacV1().RoleBindings("").List(ctx, opts)
-	if err != nil {
-		return cl, fmt.Errorf("read RBAC: %w", err)
-	}
-	cl.RBAC = explain.RBAC{ClusterRoles: crs.Items, Roles: roles.Items, ClusterRoleBindings: crbs.Items, RoleBindings: rbs.Items}
+	cl.RBAC = rbac
 	return cl, nil
 }
