@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
@@ -37,6 +38,9 @@ type Client struct {
 	DryRun bool
 	// Progress, when set, is called after each action Apply completes.
 	Progress func(done, total int)
+	// Grace bounds how long calls already sent may go on after Apply's
+	// context ends (0: DefaultGrace); see Run.
+	Grace time.Duration
 }
 
 // New returns a Client for cluster.
@@ -150,11 +154,17 @@ func (c *Client) list(ctx context.Context, keep func(string) bool) ([]Entry, err
 
 // Get returns one entry with its policies; ErrNotFound when it does not exist.
 func (c *Client) Get(ctx context.Context, principalARN string) (Entry, error) {
+	return c.get(ctx, principalARN)
+}
+
+// get is Get with options for each call (a re-read after a lost reply makes
+// one attempt, not the retryer's ten).
+func (c *Client) get(ctx context.Context, principalARN string, optFns ...func(*eks.Options)) (Entry, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	var e Entry
 	var policies []PolicySpec
 	g.Go(func() error {
-		out, err := c.api.DescribeAccessEntry(gctx, &eks.DescribeAccessEntryInput{ClusterName: aws.String(c.cluster), PrincipalArn: aws.String(principalARN)})
+		out, err := c.api.DescribeAccessEntry(gctx, &eks.DescribeAccessEntryInput{ClusterName: aws.String(c.cluster), PrincipalArn: aws.String(principalARN)}, optFns...)
 		if err != nil {
 			return apiError("describe access entry "+principalARN, err)
 		}
@@ -163,7 +173,7 @@ func (c *Client) Get(ctx context.Context, principalARN string) (Entry, error) {
 	})
 	g.Go(func() error {
 		var err error
-		policies, err = c.policies(gctx, principalARN)
+		policies, err = c.policies(gctx, principalARN, optFns...)
 		return err
 	})
 	if err := g.Wait(); err != nil {
@@ -173,11 +183,11 @@ func (c *Client) Get(ctx context.Context, principalARN string) (Entry, error) {
 	return e, nil
 }
 
-func (c *Client) policies(ctx context.Context, principalARN string) ([]PolicySpec, error) {
+func (c *Client) policies(ctx context.Context, principalARN string, optFns ...func(*eks.Options)) ([]PolicySpec, error) {
 	var out []PolicySpec
 	pages := eks.NewListAssociatedAccessPoliciesPaginator(c.api, &eks.ListAssociatedAccessPoliciesInput{ClusterName: aws.String(c.cluster), PrincipalArn: aws.String(principalARN)})
 	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
+		page, err := pages.NextPage(ctx, optFns...)
 		if err != nil {
 			return nil, apiError("list access policies of "+principalARN, err)
 		}

@@ -2,15 +2,20 @@ package accessentry
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -49,7 +54,13 @@ func (a Action) String() string {
 }
 
 // Plan is the set of EKS writes that converge a cluster's access entries.
-type Plan struct{ Actions []Action }
+type Plan struct {
+	Actions []Action
+	// Prune records that the plan removes what the specs do not list, so a
+	// principal re-planned during Apply (after a concurrent create) is
+	// planned the same way.
+	Prune bool
+}
 
 // PlanFor compares the current entries with the wanted ones (which must have
 // passed Validate). Entries and policy associations not wanted are removed
@@ -59,7 +70,7 @@ func PlanFor(current []Entry, want []Spec, prune bool) (Plan, error) {
 	for _, e := range current {
 		byARN[e.PrincipalARN] = e
 	}
-	var p Plan
+	p := Plan{Prune: prune}
 	wanted := map[string]bool{}
 	for i := range want {
 		spec := &want[i]
@@ -104,8 +115,37 @@ func PlanFor(current []Entry, want []Spec, prune bool) (Plan, error) {
 }
 
 // Apply runs a plan: the actions of one principal in order, principals in
-// parallel (Concurrency at a time). It returns the actions that succeeded.
+// parallel (Concurrency at a time). It returns the actions that were made;
+// Run says also which may have been.
 func (c *Client) Apply(ctx context.Context, p Plan) ([]Action, error) {
+	out, err := c.Run(ctx, p)
+	return out.Done, err
+}
+
+// Outcome is what Run made of a plan: every action of the plan (or of a
+// principal's re-plan) is in exactly one list.
+type Outcome struct {
+	// Done were confirmed by EKS, or found in place by a re-read after
+	// their reply was lost.
+	Done []Action
+	// Uncertain were sent but their reply was lost and a re-read could not
+	// tell: they may have been applied.
+	Uncertain []Action
+	// NotDone were refused by EKS, or never sent because the run stopped
+	// (a failure elsewhere, or ctx ended).
+	NotDone []Action
+	// Notes say where Run departed from the plan, such as an entry another
+	// writer created at the same time.
+	Notes []string
+}
+
+// Run runs a plan as Apply does and says what landed. At the first failure,
+// or when ctx ends, no new call starts; calls already sent get c.Grace to
+// finish, so that what EKS did is counted (an interrupted call's change can
+// land all the same). A create that finds the entry made meanwhile (by a
+// concurrent writer, or by an earlier attempt whose reply was lost) re-reads
+// it and converges instead of failing.
+func (c *Client) Run(ctx context.Context, p Plan) (Outcome, error) {
 	groups := map[string][]Action{}
 	var order []string
 	for _, a := range p.Actions {
@@ -115,28 +155,186 @@ func (c *Client) Apply(ctx context.Context, p Plan) ([]Action, error) {
 		groups[a.PrincipalARN] = append(groups[a.PrincipalARN], a)
 	}
 	var mu sync.Mutex
-	var done []Action
+	var out Outcome
+	record := func(list *[]Action, as ...Action) {
+		mu.Lock()
+		defer mu.Unlock()
+		*list = append(*list, as...)
+		if list == &out.Done && c.Progress != nil {
+			c.Progress(len(out.Done), len(p.Actions))
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(c.Concurrency, 1))
 	for _, arn := range order {
 		g.Go(func() error {
-			for _, a := range groups[arn] {
-				if err := c.do(gctx, a); err != nil {
-					return err
+			actions := groups[arn]
+			for i := 0; i < len(actions); i++ {
+				a := actions[i]
+				if gctx.Err() != nil {
+					record(&out.NotDone, actions[i:]...)
+					return nil
 				}
-				mu.Lock()
-				done = append(done, a)
-				if c.Progress != nil {
-					c.Progress(len(done), len(p.Actions))
+				err := c.call(gctx, a)
+				var inUse entryInUse
+				if errors.As(err, &inUse) {
+					// The entry exists now: plan this principal again
+					// against it, so the run converges rather than fails.
+					var rest []Action
+					var note string
+					rest, note, err = c.replan(gctx, a, p.Prune)
+					if err == nil {
+						if note != "" {
+							mu.Lock()
+							out.Notes = append(out.Notes, note)
+							mu.Unlock()
+						}
+						actions = append(actions[:i:i], rest...)
+						i--
+						continue
+					}
 				}
-				mu.Unlock()
+				switch {
+				case err == nil:
+					record(&out.Done, a)
+					continue
+				case ambiguous(err):
+					landed, verr := c.landed(ctx, a)
+					switch {
+					case verr != nil:
+						record(&out.Uncertain, a)
+						record(&out.NotDone, actions[i+1:]...)
+						return fmt.Errorf("%w: %w: the request was sent but no reply came, and a re-read failed too (%v)", err, ErrMaybeApplied, verr)
+					case landed:
+						// The change is in place: carry on as if the reply
+						// had come.
+						record(&out.Done, a)
+						continue
+					}
+					record(&out.NotDone, actions[i:]...)
+					return fmt.Errorf("%w; a re-read shows it was not applied", err)
+				}
+				record(&out.NotDone, actions[i:]...)
+				return err
 			}
 			return nil
 		})
 	}
 	err := g.Wait()
-	sort.SliceStable(done, func(i, j int) bool { return done[i].PrincipalARN < done[j].PrincipalARN })
-	return done, err
+	if err == nil && ctx.Err() != nil && len(out.NotDone)+len(out.Uncertain) > 0 {
+		err = fmt.Errorf("access entries: stopped before the end: %w", context.Cause(ctx))
+	}
+	for _, l := range []*[]Action{&out.Done, &out.Uncertain, &out.NotDone} {
+		sort.SliceStable(*l, func(i, j int) bool { return (*l)[i].PrincipalARN < (*l)[j].PrincipalARN })
+	}
+	return out, err
+}
+
+// replan reads the entry a create found in use and returns the actions that
+// converge it to a.Spec, with a note saying so.
+func (c *Client) replan(ctx context.Context, a Action, prune bool) ([]Action, string, error) {
+	rctx, cancel := c.callContext(ctx)
+	defer cancel()
+	cur, err := c.Get(rctx, a.PrincipalARN)
+	if err != nil {
+		return nil, "", fmt.Errorf("create %s: EKS says it exists, but reading it failed: %w", a.PrincipalARN, err)
+	}
+	if cur.PrincipalARN != a.PrincipalARN {
+		return nil, "", fmt.Errorf("create %s: the access entry came back as %s; not changing it", a.PrincipalARN, cur.PrincipalARN)
+	}
+	plan, err := PlanFor([]Entry{cur}, []Spec{*a.Spec}, prune)
+	if err != nil {
+		return nil, "", err
+	}
+	note := fmt.Sprintf("access entry %s was created meanwhile (another writer, or an earlier attempt whose reply was lost); converged it with %d change(s)", a.PrincipalARN, len(plan.Actions))
+	return plan.Actions, note, nil
+}
+
+// DefaultGrace is how long a call already sent may go on once its run is
+// cancelled: long enough for EKS to answer, so the change is counted, and
+// short enough that an interrupt still ends the command promptly.
+const DefaultGrace = 5 * time.Second
+
+func (c *Client) grace() time.Duration {
+	if c.Grace > 0 {
+		return c.Grace
+	}
+	return DefaultGrace
+}
+
+// callContext is ctx without its cancellation for one call: ctx ending
+// stops new calls, but this one gets the grace period more to finish.
+func (c *Client) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	call, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	grace := c.grace()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
+	return call, func() { stop(); cancel() }
+}
+
+func (c *Client) call(ctx context.Context, a Action) error {
+	cctx, cancel := c.callContext(ctx)
+	defer cancel()
+	return c.do(cctx, a)
+}
+
+// entryInUse is a create's ResourceInUseException: the entry exists, made
+// by another writer or by an attempt whose reply was lost.
+type entryInUse struct{ error }
+
+func (e entryInUse) Unwrap() error { return e.error }
+
+// ErrMaybeApplied marks a write that was sent but whose reply was lost (a
+// connection reset, a timeout, an interrupt while waiting, a server error):
+// EKS may have applied it. Running the same plan again converges either way.
+var ErrMaybeApplied = errors.New("may have been applied")
+
+// ambiguous reports whether err leaves the outcome of a write unknown: EKS
+// may have received and applied it. An answer from EKS refusing the call
+// (a 4xx) is not ambiguous, nor is failing to connect at all.
+func ambiguous(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false
+	}
+	var send *smithyhttp.RequestSendError
+	var canceled *smithy.CanceledError
+	var garbled *smithy.DeserializationError
+	if errors.As(err, &send) || errors.As(err, &canceled) || errors.As(err, &garbled) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return true
+	}
+	// A 5xx says EKS failed, not that it did nothing.
+	var re *smithyhttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() >= 500
+}
+
+// landed re-reads the entry of an action whose reply was lost, once and
+// within the grace period (the run may be ending), and says whether the
+// change is in place.
+func (c *Client) landed(ctx context.Context, a Action) (bool, error) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.grace())
+	defer cancel()
+	cur, err := c.get(rctx, a.PrincipalARN, func(o *eks.Options) { o.RetryMaxAttempts = 1 })
+	if errors.Is(err, ErrNotFound) {
+		return a.Kind == ActDelete, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	has := func(p *PolicySpec) bool {
+		return slices.ContainsFunc(cur.Policies, func(q PolicySpec) bool { return q.ARN == p.ARN && sameSet(q.Namespaces, p.Namespaces) })
+	}
+	switch a.Kind {
+	case ActCreate:
+		return cur.Type == a.Spec.Type, nil
+	case ActUpdate:
+		return (a.Spec.Username == "" || cur.Username == a.Spec.Username) && sameSet(cur.Groups, a.Spec.Groups), nil
+	case ActAssociate:
+		return has(a.Policy), nil
+	case ActDisassociate:
+		return !slices.ContainsFunc(cur.Policies, func(q PolicySpec) bool { return q.ARN == a.Policy.ARN }), nil
+	}
+	return false, nil
 }
 
 func (c *Client) do(ctx context.Context, a Action) error {
@@ -168,7 +366,15 @@ func (c *Client) do(ctx context.Context, a Action) error {
 		_, err = c.api.DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{ClusterName: cl, PrincipalArn: arn})
 	}
 	if err != nil {
-		return apiError(a.Kind+" "+a.PrincipalARN+" "+a.Detail, err)
+		op := a.Kind + " " + a.PrincipalARN + " " + a.Detail
+		switch {
+		case ambiguous(err):
+			// Run re-reads to learn the outcome and words the error.
+			return fmt.Errorf("%s: %w", op, err)
+		case a.Kind == ActCreate && IsAPIError(err, "ResourceInUseException"):
+			return entryInUse{apiError(op, err)}
+		}
+		return apiError(op, err)
 	}
 	return nil
 }
