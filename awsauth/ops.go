@@ -141,6 +141,9 @@ type DeleteResult struct {
 func DeleteMapping(d *Document, arn string, all bool) (DeleteResult, error) {
 	matches := d.EntriesFor(arn)
 	if len(matches) == 0 {
+		if err := unreadableKeys(d, arn); err != nil {
+			return DeleteResult{}, err
+		}
 		return DeleteResult{}, fmt.Errorf("%w for %s in aws-auth", ErrNotFound, arn)
 	}
 	removed := matches[:1]
@@ -165,6 +168,35 @@ func DeleteMapping(d *Document, arn string, all bool) (DeleteResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// unreadableKeys is the error for a principal found in no key that parses
+// while a key it could be in does not parse (either key: a role ARN under
+// mapUsers still maps the role). "No such mapping" would be a guess, and
+// --ignore-not-found would act on it; the error wraps the keys' KeyErrors
+// (ErrKeyParse, whose hint is to fix the key with kubectl edit), not
+// ErrNotFound.
+func unreadableKeys(d *Document, arn string) error {
+	var names []string
+	var errs []any
+	for _, src := range []mapping.Source{mapping.MapRoles, mapping.MapUsers} {
+		if err := d.Err(src); err != nil {
+			names = append(names, string(src))
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	// Callers retry an ARN that is not found in the form EKS matches (no
+	// role path, no assumed-role session): when that form is in a readable
+	// key, not found is the true answer for this spelling.
+	if p, _, err := mapping.ParsePrincipal(arn); err == nil && !strings.EqualFold(p.ARN, arn) && len(d.EntriesFor(p.ARN)) > 0 {
+		return nil
+	}
+	format := "%s is in no aws-auth key iammap can read, but it may be in %s, which cannot be parsed, and iammap will not edit a key it cannot parse: " +
+		strings.TrimSuffix(strings.Repeat("%w; ", len(errs)), "; ")
+	return fmt.Errorf(format, append([]any{arn, strings.Join(names, " and ")}, errs...)...)
 }
 
 // DeleteAccount removes every occurrence of id from mapAccounts.
