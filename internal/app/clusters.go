@@ -1,0 +1,68 @@
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/iammap/iammap/internal/desired"
+	"github.com/iammap/iammap/internal/fleet"
+	"github.com/iammap/iammap/internal/output"
+	"github.com/urfave/cli/v2"
+)
+
+// clustersCommand lists the clusters of an access file, for a CI matrix:
+// the CI system runs one job per cluster, and each job runs
+// `iammap diff|apply -f FILE --cluster NAME --region REGION`.
+func clustersCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "clusters",
+		Usage: "list the clusters an access file names (-o json is a CI matrix: one job per cluster)",
+		Description: "Prints the clusters of -f FILE, optionally selected with --clusters (names or globs, comma-separated).\n" +
+			"-o json prints [{\"cluster\": NAME, \"region\": REGION}, ...], which a GitHub Actions matrix takes as\n" +
+			"`include: ${{ fromJSON(needs.list.outputs.clusters) }}` and GitLab as a parallel:matrix source.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Required: true, Usage: "access `FILE` (iammap/v1 AccessConfig, or an eksctl ClusterConfig)"},
+			&cli.StringFlag{Name: "clusters", Usage: "only these clusters: `NAMES` or globs, comma-separated (e.g. 'prod-*,staging')"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "table or json"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return badFlags("unexpected argument %q", c.Args().First())
+			}
+			format, err := output.ParseFormat(c.String("output"))
+			if err != nil || format == output.YAML {
+				return badFlags("unknown output format %q: use table or json", c.String("output"))
+			}
+			file, err := desired.Load(c.String("file"))
+			if err != nil {
+				return err
+			}
+			var all []fleet.Cluster
+			for _, cl := range file.Clusters {
+				all = append(all, fleet.Cluster{Name: cl.Name, Region: cl.Region})
+			}
+			if len(all) == 0 {
+				return withHint(badFlags("%s lists no clusters", c.String("file")), "add a clusters: section, or name the cluster with --cluster when you run diff or apply")
+			}
+			selected, err := fleet.Select(all, c.String("clusters"))
+			if err != nil {
+				return withHint(badFlags("%v", err), "--clusters takes cluster names or globs from the file, comma-separated")
+			}
+			if format == output.JSON {
+				b, err := json.Marshal(selected)
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(c.App.Writer, "%s\n", b)
+				return err
+			}
+			w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(w, "CLUSTER\tREGION")
+			for _, cl := range selected {
+				fmt.Fprintf(w, "%s\t%s\n", cl.Name, cl.Region)
+			}
+			return w.Flush()
+		},
+	}
+}
