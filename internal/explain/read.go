@@ -35,7 +35,7 @@ func (e *ReadError) Hint() string {
 		scope = "in all namespaces"
 	}
 	return fmt.Sprintf("explain reads RBAC to answer, and your Kubernetes user may not %s %s.%s %s; "+
-		"ask a cluster admin for get and list on clusterroles, clusterrolebindings, roles and rolebindings (%s), or use a context with more rights (--context)",
+		"ask a cluster admin for list on clusterroles, clusterrolebindings, roles and rolebindings (%s, all namespaces), or use a context with more rights (--context)",
 		e.Verb, e.Resource, e.Group, scope, e.Group)
 }
 
