@@ -115,3 +115,8 @@ clean: down
 ## help: this list
 help:
 	@awk '/^## [a-z-]+:/ { t = $$2; sub(/:$$/, "", t); sub(/^## [a-z-]+: */, ""); printf "  %-10s %s\n", t, $$0 }' $(firstword $(MAKEFILE_LIST))
+
+## parity: optional, not part of test: run eksctl's iamidentitymapping/accessentry/utils lines and the same lines with iammap on fresh local stacks and compare (EKSCTL=/path/to/eksctl; docs/parity.md)
+.PHONY: parity
+parity: build kube-bin $(BIN)/iammap-devstack
+	bash tools/parity/parity.sh $(CASES)
