@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iammap/iammap/awsauth"
 	"github.com/iammap/iammap/internal/cluster"
 	"github.com/urfave/cli/v2"
 )
@@ -69,8 +70,12 @@ func bounded(cmds []*cli.Command) {
 			}
 			ctx, cancel := context.WithTimeout(c.Context, d)
 			defer cancel()
-			c.Context = ctx
-			err := action(c)
+			backup, err := backupOptions(c)
+			if err != nil {
+				return err
+			}
+			c.Context = awsauth.WithBackupOptions(ctx, backup)
+			err = action(c)
 			if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
 				return withHint(fmt.Errorf("gave up after --timeout %s: %w", d, err),
 					"a change EKS had accepted may still be in progress: check with `iammap auth-mode`, or pass a longer --timeout")
@@ -78,6 +83,44 @@ func bounded(cmds []*cli.Command) {
 			return err
 		}
 	}
+}
+
+// writesAWSAuth are the commands that may write aws-auth, and so take the
+// backup flags.
+var writesAWSAuth = []string{"create", "delete", "apply", "rollback"}
+
+func backupFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "backup-to", Value: string(awsauth.BackupConfigMap),
+			Usage: "where to save the aws-auth content a write replaces, `MODE`: configmap (in kube-system; a file if that is forbidden), file, or none"},
+		&cli.StringFlag{Name: "backup-file", Usage: "with --backup-to file (implied), save to `PATH`, a new file (default: a new file under $XDG_STATE_HOME/iammap/backups)"},
+	}
+}
+
+// backupOptions reads the backup flags; commands without them get the
+// default, which only matters if they write aws-auth after all.
+func backupOptions(c *cli.Context) (awsauth.BackupOptions, error) {
+	to, err := awsauth.ParseBackupTo(flagString(c, "backup-to"))
+	if err != nil {
+		return awsauth.BackupOptions{}, badFlags("%v", err)
+	}
+	file := flagString(c, "backup-file")
+	if file != "" && !isSet(c, "backup-to") {
+		to = awsauth.BackupFile
+	}
+	if file != "" && to == awsauth.BackupNone {
+		return awsauth.BackupOptions{}, badFlags("--backup-file with --backup-to none: pick one")
+	}
+	return awsauth.BackupOptions{To: to, File: file, Warn: newUI(c).warn}, nil
+}
+
+func isSet(c *cli.Context, name string) bool {
+	for _, cc := range c.Lineage() {
+		if cc.IsSet(name) {
+			return true
+		}
+	}
+	return false
 }
 
 // New builds the iammap command line writing to stdout and stderr.
@@ -103,6 +146,7 @@ func New(stdout, stderr io.Writer) *cli.App {
 			deleteCommand(),
 			diffCommand(),
 			applyCommand(),
+			clustersCommand(),
 			migrateCommand(),
 			rollbackCommand(),
 			auditCommand(),
@@ -125,6 +169,10 @@ func New(stdout, stderr io.Writer) *cli.App {
 		}
 	}
 	for _, c := range app.Commands {
+		// Before addNouns, which copies the flags to the nouns.
+		if slices.Contains(writesAWSAuth, c.Name) {
+			c.Flags = append(c.Flags, backupFlags()...)
+		}
 		switch c.Name {
 		case "create", "get", "delete":
 			addNouns(c)

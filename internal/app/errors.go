@@ -35,6 +35,10 @@ func describe(err error) (msg, hint string) {
 	}
 	var status apierrors.APIStatus
 	switch {
+	case errors.Is(err, awsauth.ErrOutcomeUnknown):
+		hint = "the write may have been applied: run `iammap get` to check; re-running the same command is safe (it converges), and the backup of what it replaced was kept (`iammap rollback --list`)"
+	case errors.Is(err, awsauth.ErrNotApplied):
+		hint = "nothing was written; run the command again"
 	case errors.Is(err, mapping.ErrInvalidARN):
 		hint = "pass a role or user ARN such as arn:aws:iam::111122223333:role/NAME or arn:aws:iam::111122223333:user/NAME"
 	case errors.Is(err, awsauth.ErrKeyParse):
