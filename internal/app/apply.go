@@ -47,6 +47,10 @@ func applyCommand() *cli.Command {
 		Action: func(c *cli.Context) error {
 			return runConverge(c, !flagBool(c, "dry-run"))
 		},
+		Description: "With --dry-run, apply runs the lockout guard and sends the aws-auth write as a server-side dry run " +
+			"(checked, never stored), so a write you may not make is refused as the real run would be; access entries are " +
+			"planned only: EKS has no dry run. On SIGINT or SIGTERM no new write starts, writes already sent get a few " +
+			"seconds to finish, and the report lists what landed.",
 	}
 }
 
@@ -109,7 +113,8 @@ func convergeOne(c *cli.Context, u *ui, want desired.Target, write bool) (*clust
 	if err != nil {
 		return nil, err
 	}
-	return cluster.Converge(c.Context, t, want, cluster.ConvergeOptions{Write: write, Prune: c.Bool("prune"), Force: c.Bool("force")}, u)
+	dryRun := !write && c.Command.Name == "apply"
+	return cluster.Converge(c.Context, t, want, cluster.ConvergeOptions{Write: write, DryRun: dryRun, Prune: c.Bool("prune"), Force: c.Bool("force")}, u)
 }
 
 func printPlans(w io.Writer, format string, plans []cluster.Plan, applied bool) error {
@@ -125,42 +130,98 @@ func printPlans(w io.Writer, format string, plans []cluster.Plan, applied bool) 
 		}
 		return "\033[" + code + "m" + s + "\033[0m"
 	}
-	verb := map[bool]string{true: "applied", false: "pending"}[applied]
 	for _, p := range plans {
 		mode := ""
 		if p.AuthMode != "" {
 			mode = " (" + string(p.AuthMode) + ")"
 		}
-		fmt.Fprintf(w, "cluster %s%s: %d change(s) %s\n", p.Cluster, mode, p.Changes(), verb)
+		fmt.Fprintf(w, "cluster %s%s: %s\n", p.Cluster, mode, summary(p, applied))
 		for _, n := range p.Notes {
 			fmt.Fprintf(w, "  note: %s\n", n)
 		}
-		if a := p.AWSAuth; a != nil {
-			for _, m := range a.Remove {
-				fmt.Fprintln(w, paint("31", fmt.Sprintf("  - aws-auth %s %s %s", m.Source, m.Display(), output.IdentityColumns(m.Username, m.Groups))))
-			}
-			for _, m := range a.Add {
-				fmt.Fprintln(w, paint("32", fmt.Sprintf("  + aws-auth %s %s %s", m.Source, m.Display(), output.IdentityColumns(m.Username, m.Groups))))
-			}
-			for _, acct := range a.RemoveAccounts {
-				fmt.Fprintln(w, paint("31", "  - aws-auth mapAccounts "+acct))
-			}
-			for _, acct := range a.AddAccounts {
-				fmt.Fprintln(w, paint("32", "  + aws-auth mapAccounts "+acct))
+		if p.DryRun {
+			fmt.Fprintln(w, "  note: dry run: the API server checked the aws-auth write and stored nothing")
+			if len(p.AccessEntries) > 0 {
+				fmt.Fprintln(w, "  note: dry run: access entries were not sent: EKS has no dry run, so EKS has not checked them")
 			}
 		}
-		for _, a := range p.AccessEntries {
-			sign, code := "~", "33"
-			switch a.Kind {
-			case accessentry.ActCreate, accessentry.ActAssociate:
-				sign, code = "+", "32"
-			case accessentry.ActDelete, accessentry.ActDisassociate:
-				sign, code = "-", "31"
+		if !applied || p.Applied || p.Partial == nil {
+			printAWSAuth(w, paint, p.AWSAuth)
+			printEntries(w, paint, p.AccessEntries)
+			continue
+		}
+		// A write that stopped: each change under what became of it, so the
+		// report says "applied" only of what the servers confirmed.
+		part := p.Partial
+		sections := []struct {
+			head    string
+			awsAuth bool
+			entries []accessentry.Action
+		}{
+			{"applied:", part.AWSAuth == cluster.OutcomeApplied, part.AccessEntriesApplied},
+			{"may have been applied (sent, but the reply was lost; run apply again: it re-reads and converges):", part.AWSAuth == cluster.OutcomeMaybeApplied, part.AccessEntriesMaybeApplied},
+			{"not applied:", part.AWSAuth == cluster.OutcomeNotApplied, part.AccessEntriesNotApplied},
+		}
+		for _, sec := range sections {
+			if (!sec.awsAuth || p.AWSAuth == nil) && len(sec.entries) == 0 {
+				continue
 			}
-			fmt.Fprintln(w, paint(code, fmt.Sprintf("  %s access entry %s %s: %s", sign, a.Kind, a.PrincipalARN, a.Detail)))
+			fmt.Fprintln(w, "  "+sec.head)
+			if sec.awsAuth {
+				printAWSAuth(w, paint, p.AWSAuth)
+			}
+			printEntries(w, paint, sec.entries)
 		}
 	}
 	return nil
+}
+
+// summary is the headline of a plan: pending, applied, or, for a write
+// that stopped, how many changes landed, may have, and did not.
+func summary(p cluster.Plan, write bool) string {
+	switch {
+	case !write:
+		return fmt.Sprintf("%d change(s) pending", p.Changes())
+	case p.Applied:
+		return fmt.Sprintf("%d change(s) applied", p.Changes())
+	}
+	applied, maybe, not := p.Tally()
+	s := fmt.Sprintf("%d of %d change(s) applied", applied, p.Changes())
+	if maybe > 0 {
+		s += fmt.Sprintf(", %d may have been applied", maybe)
+	}
+	return s + fmt.Sprintf(", %d not applied", not)
+}
+
+func printAWSAuth(w io.Writer, paint func(code, s string) string, a *cluster.AWSAuthPlan) {
+	if a == nil {
+		return
+	}
+	for _, m := range a.Remove {
+		fmt.Fprintln(w, paint("31", fmt.Sprintf("  - aws-auth %s %s %s", m.Source, m.Display(), output.IdentityColumns(m.Username, m.Groups))))
+	}
+	for _, m := range a.Add {
+		fmt.Fprintln(w, paint("32", fmt.Sprintf("  + aws-auth %s %s %s", m.Source, m.Display(), output.IdentityColumns(m.Username, m.Groups))))
+	}
+	for _, acct := range a.RemoveAccounts {
+		fmt.Fprintln(w, paint("31", "  - aws-auth mapAccounts "+acct))
+	}
+	for _, acct := range a.AddAccounts {
+		fmt.Fprintln(w, paint("32", "  + aws-auth mapAccounts "+acct))
+	}
+}
+
+func printEntries(w io.Writer, paint func(code, s string) string, actions []accessentry.Action) {
+	for _, a := range actions {
+		sign, code := "~", "33"
+		switch a.Kind {
+		case accessentry.ActCreate, accessentry.ActAssociate:
+			sign, code = "+", "32"
+		case accessentry.ActDelete, accessentry.ActDisassociate:
+			sign, code = "-", "31"
+		}
+		fmt.Fprintln(w, paint(code, fmt.Sprintf("  %s access entry %s %s: %s", sign, a.Kind, a.PrincipalARN, a.Detail)))
+	}
 }
 
 func isTerminal(w io.Writer) bool {

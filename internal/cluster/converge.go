@@ -2,12 +2,14 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/iammap/iammap/accessentry"
 	"github.com/iammap/iammap/awsauth"
 	"github.com/iammap/iammap/internal/desired"
 	"github.com/iammap/iammap/mapping"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
 // Plan is what converging one cluster changes (or changed), as printed and
@@ -18,7 +20,64 @@ type Plan struct {
 	AWSAuth       *AWSAuthPlan         `json:"awsAuth,omitempty"`
 	AccessEntries []accessentry.Action `json:"accessEntries,omitempty"`
 	Notes         []string             `json:"notes,omitempty"`
-	Applied       bool                 `json:"applied"`
+	// Applied: the servers confirmed every change listed. A write run that
+	// stopped before the end leaves it false and says in Partial what
+	// landed.
+	Applied bool     `json:"applied"`
+	Partial *Partial `json:"partial,omitempty"`
+	// DryRun: the API server checked the aws-auth write (authorisation,
+	// validation) and stored nothing; access entries were not sent, as EKS
+	// has no dry run.
+	DryRun bool `json:"dryRun,omitempty"`
+}
+
+// Partial is what a write run that stopped before the end (a refusal, a
+// failure, an interrupt) did, as far as the servers confirmed. Every change
+// of the plan is in exactly one of applied, maybe applied and not applied.
+type Partial struct {
+	// AWSAuth is "applied", "maybe applied" (the write was sent and its
+	// reply lost) or "not applied"; empty when the plan has no aws-auth
+	// change.
+	AWSAuth                   string               `json:"awsAuth,omitempty"`
+	AccessEntriesApplied      []accessentry.Action `json:"accessEntriesApplied,omitempty"`
+	AccessEntriesMaybeApplied []accessentry.Action `json:"accessEntriesMaybeApplied,omitempty"`
+	AccessEntriesNotApplied   []accessentry.Action `json:"accessEntriesNotApplied,omitempty"`
+}
+
+// Outcomes of the aws-auth write in a Partial.
+const (
+	OutcomeApplied      = "applied"
+	OutcomeMaybeApplied = "maybe applied"
+	OutcomeNotApplied   = "not applied"
+)
+
+// awsAuthChanges counts the aws-auth part of the plan.
+func (p Plan) awsAuthChanges() int {
+	if p.AWSAuth == nil {
+		return 0
+	}
+	return len(p.AWSAuth.Add) + len(p.AWSAuth.Remove) + len(p.AWSAuth.AddAccounts) + len(p.AWSAuth.RemoveAccounts)
+}
+
+// Tally counts the plan's changes by what became of them: all applied for
+// a completed write, none for a plan that was not (or not yet) written.
+func (p Plan) Tally() (applied, maybe, notApplied int) {
+	switch {
+	case p.Applied:
+		return p.Changes(), 0, 0
+	case p.Partial == nil:
+		return 0, 0, p.Changes()
+	}
+	a := p.awsAuthChanges()
+	switch p.Partial.AWSAuth {
+	case OutcomeApplied:
+		applied += a
+	case OutcomeMaybeApplied:
+		maybe += a
+	default:
+		notApplied += a
+	}
+	return applied + len(p.Partial.AccessEntriesApplied), maybe + len(p.Partial.AccessEntriesMaybeApplied), notApplied + len(p.Partial.AccessEntriesNotApplied)
 }
 
 // AWSAuthPlan is the aws-auth part of a Plan.
@@ -31,11 +90,7 @@ type AWSAuthPlan struct {
 
 // Changes counts the plan's changes.
 func (p Plan) Changes() int {
-	n := len(p.AccessEntries)
-	if p.AWSAuth != nil {
-		n += len(p.AWSAuth.Add) + len(p.AWSAuth.Remove) + len(p.AWSAuth.AddAccounts) + len(p.AWSAuth.RemoveAccounts)
-	}
-	return n
+	return len(p.AccessEntries) + p.awsAuthChanges()
 }
 
 // ConvergeOptions say what Converge may do.
@@ -47,6 +102,10 @@ type ConvergeOptions struct {
 	// Force writes aws-auth mappings in API mode and lets a change through
 	// the lockout guard.
 	Force bool
+	// DryRun (without Write) runs the guard and sends the aws-auth write as
+	// a server-side dry run, so a write that would be refused is refused
+	// now; access entries are planned only (EKS has no dry run).
+	DryRun bool
 }
 
 // Scope is which mechanisms converging want on a cluster in mode touches:
@@ -65,14 +124,27 @@ func Scope(mode mapping.Mode, want desired.Target, prune, force bool) (awsAuth, 
 // o.Write, applies the plan: aws-auth in one conditional write (a conflict
 // re-reads and re-plans), then the access entries. The guard sees both
 // mechanisms as they will be. The plan is returned even with an error, as
-// far as it got; after a failed access-entry write it lists the actions
-// that were made.
+// far as it got; after a write run that stopped, Partial says what the
+// servers confirmed, what may have landed and what did not.
 func Converge(ctx context.Context, t *Target, want desired.Target, o ConvergeOptions, r Reporter) (*Plan, error) {
 	r = orDiscard(r)
-	p := &Plan{Cluster: want.Name, AuthMode: t.Mode(), Notes: want.Notes}
+	p := &Plan{Cluster: want.Name, AuthMode: t.Mode(), Notes: want.Notes, DryRun: o.DryRun && !o.Write}
 	if d := t.Display(); d != "" {
 		p.Cluster = d
 	}
+	p, err := converge(ctx, t, want, o, r, p)
+	if err != nil && o.Write && p.Partial == nil {
+		// Stopped before any write was sent: nothing of the plan landed.
+		p.Partial = &Partial{AccessEntriesNotApplied: p.AccessEntries}
+		if p.awsAuthChanges() > 0 {
+			p.Partial.AWSAuth = OutcomeNotApplied
+		}
+	}
+	return p, err
+}
+
+func converge(ctx context.Context, t *Target, want desired.Target, o ConvergeOptions, r Reporter, p *Plan) (*Plan, error) {
+	check := o.Write || o.DryRun
 	doAWSAuth, doEntries, refuse := Scope(t.Mode(), want, o.Prune, o.Force)
 	if refuse {
 		return p, WithHint(fmt.Errorf("cluster %s is in API mode: EKS ignores the file's aws-auth mappings", p.Cluster), "move them to accessEntries, or pass --force")
@@ -109,9 +181,11 @@ func Converge(ctx context.Context, t *Target, want desired.Target, o ConvergeOpt
 			return p, err
 		}
 		var plan awsauth.Plan
+		sent := false
 		// One read and one conditional write, whatever the number of
 		// mappings; a conflict re-reads and re-plans.
 		res, err := store.Modify(ctx, func(doc *awsauth.Document) (bool, error) {
+			sent = false
 			var err error
 			if plan, err = awsauth.PlanFor(doc, want.AWSAuth, o.Prune); err != nil {
 				return false, err
@@ -120,22 +194,41 @@ func Converge(ctx context.Context, t *Target, want desired.Target, o ConvergeOpt
 			if err := awsauth.ApplyPlan(doc, plan); err != nil {
 				return false, err
 			}
-			if o.Write && (!plan.Empty() || len(entryPlan.Actions) > 0) {
+			if check && (!plan.Empty() || len(entryPlan.Actions) > 0) {
 				guarded = true
 				if err := g.Check(g.access(before, g.Entries, g.Mode), g.access(doc.Set(), entriesAfter, g.Mode)); err != nil {
 					return false, err
 				}
 			}
-			return o.Write && !plan.Empty(), nil
-		}, false)
+			// From here Modify backs up and writes: a failure without an
+			// answer from the API server leaves the outcome unknown.
+			sent = check && !plan.Empty()
+			return sent, nil
+		}, o.DryRun && !o.Write)
 		p.AWSAuth = &AWSAuthPlan{Add: plan.Add, AddAccounts: plan.AddAccounts, RemoveAccounts: plan.RemoveAccounts}
 		for _, e := range plan.Remove {
 			p.AWSAuth.Remove = append(p.AWSAuth.Remove, e.Mapping)
+		}
+		if o.Write {
+			p.Partial = &Partial{AccessEntriesNotApplied: p.AccessEntries}
+			if p.awsAuthChanges() > 0 {
+				p.Partial.AWSAuth = awsAuthOutcome(res, sent, err)
+			}
 		}
 		if err != nil {
 			return p, err
 		}
 		r.Debug("aws-auth: %d attempt(s), written: %v, resourceVersion %s", res.Attempts, res.Written, res.ResourceVersion)
+	}
+	if check && !o.Write && len(entryPlan.Actions) > 0 && !guarded {
+		// A dry run meets the guard as the real run would.
+		set, err := t.AWSAuthSet(ctx)
+		if err != nil {
+			return p, err
+		}
+		if err := g.EntriesChange(set, entryPlan); err != nil {
+			return p, err
+		}
 	}
 	if o.Write && len(entryPlan.Actions) > 0 {
 		if !guarded {
@@ -147,12 +240,50 @@ func Converge(ctx context.Context, t *Target, want desired.Target, o ConvergeOpt
 				return p, err
 			}
 		}
-		done, err := t.AccessEntries().Apply(ctx, entryPlan)
-		if err != nil {
-			p.AccessEntries = done
-			return p, WithHint(err, fmt.Sprintf("%d of %d access-entry changes were made (listed above); fix the cause and apply again", len(done), len(entryPlan.Actions)))
+		if p.Partial == nil {
+			p.Partial = &Partial{AccessEntriesNotApplied: p.AccessEntries}
 		}
+		out, err := t.AccessEntries().Run(ctx, entryPlan)
+		p.Notes = append(p.Notes, out.Notes...)
+		if err != nil {
+			p.Partial.AccessEntriesApplied, p.Partial.AccessEntriesMaybeApplied, p.Partial.AccessEntriesNotApplied = out.Done, out.Uncertain, out.NotDone
+			// A principal re-planned after a concurrent create has other
+			// actions than planned: the plan lists what this run did or
+			// meant to do.
+			p.AccessEntries = append(append(append([]accessentry.Action{}, out.Done...), out.Uncertain...), out.NotDone...)
+			return p, entriesHint(err, out, len(entryPlan.Actions))
+		}
+		p.AccessEntries = out.Done
 	}
+	p.Partial = nil
 	p.Applied = o.Write
 	return p, nil
+}
+
+// awsAuthOutcome says what became of the aws-auth write: applied when the
+// API server confirmed it; maybe applied when it was sent (or about to be)
+// and failed without an answer from the API server, such as a lost reply
+// or an interrupt; otherwise not applied (a refusal: the guard, 403, 422).
+func awsAuthOutcome(res awsauth.Result, sent bool, err error) string {
+	var status apierrors.APIStatus
+	switch {
+	case res.Written:
+		return OutcomeApplied
+	case err == nil:
+		return OutcomeNotApplied // nothing to write after a re-read
+	case sent && !errors.As(err, &status):
+		return OutcomeMaybeApplied
+	}
+	return OutcomeNotApplied
+}
+
+// entriesHint puts the next step after a failed access-entry run.
+func entriesHint(err error, out accessentry.Outcome, total int) error {
+	switch {
+	case len(out.Uncertain) > 0:
+		return WithHint(err, fmt.Sprintf("%d of %d access-entry changes were made and %d may have been (EKS's reply was lost; listed above): run apply again, it re-reads the cluster and converges", len(out.Done), total, len(out.Uncertain)))
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return WithHint(err, fmt.Sprintf("interrupted: %d of %d access-entry changes were made (listed above); run apply again to finish", len(out.Done), total))
+	}
+	return WithHint(err, fmt.Sprintf("%d of %d access-entry changes were made (listed above); fix the cause and apply again", len(out.Done), total))
 }
