@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -372,5 +373,49 @@ func TestIntegrationBackupTo(t *testing.T) {
 				t.Errorf("warnings %q, want %q", w, tt.warning)
 			}
 		})
+	}
+}
+
+// A write killed outright (SIGKILL) after its backup leaves that backup;
+// the next write backs up the same revision again, and prune keeps only
+// the newer copy, so orphans never crowd out the history.
+func TestIntegrationKilledWriteOrphanIsPrunedAsDuplicate(t *testing.T) {
+	admin := stacktest.Clientset(t, stacktest.Cluster(t).Admin)
+	resetAWSAuth(t, admin, fixtureData(t, "realworld.yaml"))
+	clearBackups(t, admin)
+	store := NewStore(admin.CoreV1().ConfigMaps(Namespace))
+	store.History = 2
+	for range 3 {
+		done := make(chan struct{})
+		restore := SetBeforeWrite(func(context.Context) { runtime.Goexit() })
+		go func() {
+			defer close(done)
+			_, _ = store.Modify(context.Background(), addUser("killed"), false)
+		}()
+		<-done
+		restore()
+	}
+	if n := len(backupObjects(t, admin)); n != 3 {
+		t.Fatalf("%d orphans after 3 killed writes, want 3", n)
+	}
+	first := getAWSAuth(t, admin).Data
+	if _, err := store.Modify(context.Background(), addUser("after"), false); err != nil {
+		t.Fatal(err)
+	}
+	// The orphans copied the same revision as this write's backup: only
+	// the newest copy is kept, and no slot of History goes to an orphan.
+	if all, _ := store.Backups(context.Background()); len(all) != 1 || !maps.Equal(all[0].Data, first) {
+		t.Fatalf("%d backups after the first write, want 1 (the orphans pruned as duplicates)", len(all))
+	}
+	second := getAWSAuth(t, admin).Data
+	if _, err := store.Modify(context.Background(), addUser("after2"), false); err != nil {
+		t.Fatal(err)
+	}
+	backups, err := store.Backups(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(backups) != 2 || !maps.Equal(backups[0].Data, second) || !maps.Equal(backups[1].Data, first) {
+		t.Errorf("%d backups after two writes, want exactly the 2 genuine ones, newest first", len(backups))
 	}
 }
