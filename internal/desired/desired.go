@@ -26,13 +26,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"strings"
 
 	"github.com/iammap/iammap/accessentry"
 	"github.com/iammap/iammap/awsauth"
 	"github.com/iammap/iammap/internal/eksctlconfig"
+	"github.com/iammap/iammap/internal/readlimit"
 	"github.com/iammap/iammap/mapping"
 	"go.yaml.in/yaml/v3"
 )
@@ -117,10 +117,15 @@ type Target struct {
 
 // Load reads and checks a file: an access file, or an eksctl ClusterConfig
 // (see FromClusterConfig), told apart by apiVersion and kind.
+//
+// The file may hold at most [MaxFileSize] bytes and one YAML document.
 func Load(path string) (*File, error) {
-	b, err := os.ReadFile(path)
+	b, err := readlimit.ReadFile(path, MaxFileSize, "access files")
 	if err != nil {
 		return nil, err
+	}
+	if err := singleDocument(b); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if eksctlconfig.IsClusterConfig(b) {
 		c, err := eksctlconfig.Parse(b)
@@ -132,17 +137,71 @@ func Load(path string) (*File, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	f, err := Parse(b)
+	f, err := parse(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return f, nil
 }
 
+// MaxFileSize is the largest access file or ClusterConfig Load reads (4
+// MiB): far more than thousands of principals need, and small enough that a
+// wrong path (/dev/zero) fails at once instead of exhausting memory.
+const MaxFileSize = readlimit.AccessFile
+
+// singleDocument refuses a file of more than one YAML document. Only the
+// first would be read, so with --prune apply would remove every principal
+// the later documents name. An empty document (a trailing "---") carries
+// nothing and is allowed.
+func singleDocument(b []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	for n := 0; ; n++ {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if n == 0 {
+			if err != nil {
+				return nil // the first document's own error is Parse's to report
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%w: the file has more than one YAML document, and the second does not parse (%s); iammap reads one document per file: remove the '---' separators, or split the file and run diff/apply once per file",
+				ErrInvalid, strings.TrimPrefix(err.Error(), "yaml: "))
+		}
+		if emptyDocument(&doc) {
+			continue
+		}
+		return fmt.Errorf("%w: line %d: a second YAML document starts here; iammap reads one document per file (only the first would be applied, and --prune would remove what the others list): merge them into one, or split the file and run diff/apply once per file",
+			ErrInvalid, doc.Line)
+	}
+}
+
+// emptyDocument reports a document with no content: "---" followed by
+// nothing but comments.
+func emptyDocument(doc *yaml.Node) bool {
+	if len(doc.Content) == 0 {
+		return true
+	}
+	c := doc.Content[0]
+	return len(doc.Content) == 1 && c.Kind == yaml.ScalarNode && c.Tag == "!!null" && c.Value == "" && c.Style == 0
+}
+
 var yamlFieldErr = regexp.MustCompile(`line (\d+): field (\S+) not found in type \S+`)
 
-// Parse decodes a file strictly: an unknown field is an error with its line.
+// Parse decodes a file strictly: an unknown field is an error with its
+// line, and so is a second YAML document.
 func Parse(b []byte) (*File, error) {
+	if err := singleDocument(b); err != nil {
+		return nil, err
+	}
+	return parse(b)
+}
+
+// parse is Parse for a file known to hold one document.
+func parse(b []byte) (*File, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	var f File

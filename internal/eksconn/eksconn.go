@@ -11,16 +11,17 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	"github.com/iammap/iammap/internal/ekstoken"
+	"github.com/iammap/iammap/internal/kubeconn"
 	"github.com/iammap/iammap/mapping"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -67,6 +68,14 @@ func LoadAWSConfig(ctx context.Context, region, profile string) (aws.Config, err
 	if profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(profile))
 	}
+	// Each HTTP request is bounded, so an endpoint that accepts and never
+	// answers fails (after the retryer's attempts) instead of hanging until
+	// --timeout; IAMMAP_REQUEST_TIMEOUT overrides it, as for Kubernetes.
+	timeout, err := kubeconn.RequestTimeout()
+	if err != nil {
+		return aws.Config{}, err
+	}
+	opts = append(opts, config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(timeout)))
 	opts = append(opts, config.WithRetryer(func() aws.Retryer {
 		return retry.NewStandard(func(o *retry.StandardOptions) {
 			o.MaxAttempts = 10
@@ -150,6 +159,10 @@ func (c *Conn) Token(ctx context.Context) (ekstoken.Token, error) {
 // Kubernetes returns a client for the cluster's API server, authenticated as
 // the AWS identity. The token lasts 15 minutes, longer than any one command.
 func (c *Conn) Kubernetes(ctx context.Context) (*kubernetes.Clientset, *rest.Config, error) {
+	timeout, err := kubeconn.RequestTimeout()
+	if err != nil {
+		return nil, nil, err
+	}
 	tok, err := c.Token(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -157,7 +170,7 @@ func (c *Conn) Kubernetes(ctx context.Context) (*kubernetes.Clientset, *rest.Con
 	cfg := &rest.Config{
 		Host: c.Cluster.Endpoint, BearerToken: tok.Value, UserAgent: "iammap",
 		TLSClientConfig: rest.TLSClientConfig{CAData: c.Cluster.CAData},
-		Timeout:         30 * time.Second,
+		Timeout:         timeout,
 	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {

@@ -23,10 +23,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 
+	"github.com/iammap/iammap/internal/readlimit"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -126,9 +126,14 @@ func IsClusterConfig(b []byte) bool {
 	return head.Kind == Kind || strings.HasPrefix(head.APIVersion, "eksctl.io/")
 }
 
+// MaxFileSize is the largest ClusterConfig Load reads (4 MiB, as for access
+// files): a wrong path such as /dev/zero fails at once instead of
+// exhausting memory.
+const MaxFileSize = readlimit.AccessFile
+
 // Load reads and checks the file at path.
 func Load(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
+	b, err := readlimit.ReadFile(path, MaxFileSize, "eksctl ClusterConfig files")
 	if err != nil {
 		return nil, fmt.Errorf("read eksctl config: %w", err)
 	}

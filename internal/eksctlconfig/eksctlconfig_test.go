@@ -149,3 +149,17 @@ func TestIsClusterConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadRefusesOversizedFile: a ClusterConfig path such as /dev/zero was
+// read until memory ran out; Load stops after MaxFileSize+1 bytes.
+func TestLoadRefusesOversizedFile(t *testing.T) {
+	big := filepath.Join(t.TempDir(), "big.yaml")
+	if err := os.WriteFile(big, bytes.Repeat([]byte("#"), MaxFileSize+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{big, "/dev/zero"} {
+		if _, err := Load(p); err == nil || !strings.Contains(err.Error(), p+" is larger than 4 MiB") {
+			t.Errorf("Load(%s) = %v, want a size error", p, err)
+		}
+	}
+}
