@@ -99,6 +99,7 @@ func auditAWSAuth(ctx context.Context, in Input, d *awsauth.Document, add addFun
 	if !in.Mode.UsesAWSAuth() {
 		return // nothing in aws-auth has an effect; one finding says so
 	}
+	yamlShapes(d.Data(), add)
 	byKey := map[string][]awsauth.Entry{}
 	for _, e := range entries {
 		byKey[e.Key()] = append(byKey[e.Key()], e)
