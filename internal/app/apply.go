@@ -185,6 +185,9 @@ func summary(p cluster.Plan, write bool) string {
 	case p.Applied:
 		return fmt.Sprintf("%d change(s) applied", p.Changes())
 	}
+	if p.Changes() == 0 {
+		return "nothing applied (stopped before the plan was complete)"
+	}
 	applied, maybe, not := p.Tally()
 	s := fmt.Sprintf("%d of %d change(s) applied", applied, p.Changes())
 	if maybe > 0 {
