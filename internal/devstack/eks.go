@@ -72,7 +72,10 @@ func (c *Cluster) startEKS(o EKSOptions, apiserverURL string) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
-	c.webhook = &authwebhook.Handler{Cluster: o.ClusterName, Principals: o.Principals, EKS: c.Emulator, CreatorARN: o.CreatorARN, Log: log.New(logFile, "", log.LstdFlags)}
+	// The webhook accepts tokens for the real STS hosts of the stack's region
+	// and for this stack's own STS, and nothing else.
+	c.webhook = &authwebhook.Handler{Cluster: o.ClusterName, Principals: o.Principals, EKS: c.Emulator, CreatorARN: o.CreatorARN,
+		Region: c.Region, LocalSTS: c.STSEndpoint, Log: log.New(logFile, "", log.LstdFlags)}
 	hook, err := c.serve(c.webhook)
 	if err != nil {
 		return nil, err
