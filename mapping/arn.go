@@ -93,7 +93,9 @@ func splitARN(s string) (arnParts, error) {
 		return p, fmt.Errorf("%w %q: unknown partition %q (aws, aws-cn, aws-us-gov, aws-iso, aws-iso-b, ...)", ErrInvalidARN, s, p.Partition)
 	}
 	if !accountRe.MatchString(p.Account) {
-		return p, fmt.Errorf("%w %q: account id %q is not 12 digits", ErrInvalidARN, s, p.Account)
+		// eksctl's documentation writes 123456 as a placeholder; copied as
+		// is, it makes an entry no caller's ARN can ever match.
+		return p, fmt.Errorf("%w %q: account id %q is not 12 digits, so no caller could ever match it (documentation examples such as eksctl's 123456 stand for your 12-digit account id)", ErrInvalidARN, s, p.Account)
 	}
 	if p.Region != "" {
 		return p, fmt.Errorf("%w %q: IAM and STS ARNs have no region, got %q", ErrInvalidARN, s, p.Region)

@@ -26,21 +26,30 @@ func EMRMapping(partition, account string) (mapping.Mapping, error) {
 	return serviceRoleMapping(partition, account, emrServiceLinkedRole, EMRContainers)
 }
 
-var emrVerbs = []string{"get", "list", "watch", "describe", "create", "edit", "delete", "annotate", "patch", "label"}
+// The Role's rules are eksctl's (pkg/authconfigmap/assets/emr-containers-rbac.yaml),
+// verb for verb and in its order, so `iammap create --service-name
+// emr-containers` leaves the cluster as eksctl's line does (make parity
+// compares them). "describe", "edit", "annotate" and "label" are no
+// Kubernetes verbs; they are kept because eksctl and AWS's EMR guide grant
+// them, and RBAC ignores them.
+var (
+	emrVerbs           = []string{"get", "list", "watch", "describe", "create", "edit", "delete", "annotate", "patch", "label"}
+	emrVerbsCollection = []string{"get", "list", "watch", "describe", "create", "edit", "delete", "deletecollection", "annotate", "patch", "label"}
+)
 
 func emrRole(namespace string) *rbacv1.Role {
-	withCollection := append(append([]string{}, emrVerbs...), "deletecollection")
 	return &rbacv1.Role{
 		ObjectMeta: metav1.ObjectMeta{Name: EMRContainers, Namespace: namespace},
 		Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get"}},
-			{APIGroups: []string{""}, Resources: []string{"serviceaccounts", "services", "configmaps", "events", "pods", "pods/log"}, Verbs: withCollection},
+			{APIGroups: []string{""}, Resources: []string{"serviceaccounts", "services", "configmaps", "events", "pods", "pods/log"}, Verbs: emrVerbsCollection},
 			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create", "patch", "delete", "watch"}},
 			{APIGroups: []string{"apps"}, Resources: []string{"statefulsets", "deployments"}, Verbs: emrVerbs},
 			{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: emrVerbs},
 			{APIGroups: []string{"extensions", "networking.k8s.io"}, Resources: []string{"ingresses"}, Verbs: emrVerbs},
-			{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"roles", "rolebindings"}, Verbs: withCollection},
-			{APIGroups: []string{""}, Resources: []string{"persistentvolumeclaims"}, Verbs: withCollection},
+			{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"roles", "rolebindings"}, Verbs: emrVerbsCollection},
+			{APIGroups: []string{""}, Resources: []string{"persistentvolumeclaims"}, Verbs: []string{"create", "list", "delete", "deletecollection"}},
+			{APIGroups: []string{"scheduling.volcano.sh"}, Resources: []string{"podgroups"}, Verbs: []string{"get", "list", "watch", "create", "delete", "update"}},
 		},
 	}
 }
