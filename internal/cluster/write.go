@@ -498,6 +498,10 @@ func (t *Target) revoke(ctx context.Context, req DeleteRequest, res DeleteResult
 		return t.deleteEntry(ctx, req, res)
 	case errors.Is(err, awsauth.ErrNotFound):
 		return res, fmt.Errorf("%w: %s has no access entry and no aws-auth entry", awsauth.ErrNotFound, req.ARN)
+	case errors.Is(err, awsauth.ErrKeyParse) && hasEntry:
+		// Fail closed: half a revoke would leave an aws-auth mapping no one
+		// can see. Nothing was changed.
+		return res, WithHint(err, fmt.Sprintf("nothing was changed; fix the key with `kubectl edit -n kube-system configmap aws-auth`, or remove only the access entry with `iammap delete accessentry --arn %s`", req.ARN))
 	case err != nil:
 		return res, err
 	}
