@@ -291,3 +291,49 @@ func TestIntegrationApplyLostReplyIsReportedAsMaybeApplied(t *testing.T) {
 		t.Errorf("third apply:\n%s", out)
 	}
 }
+
+// Two applies of the same file at once: both plan "create", one create
+// wins and the other's ResourceInUseException converges instead of failing.
+func TestIntegrationConcurrentApplyOfOneEntryBothSucceed(t *testing.T) {
+	awsAuthLock.Lock()
+	defer awsAuthLock.Unlock()
+	env := resetIdentities(t)
+	const prefix = "twin"
+	defer deleteEntries(t, prefix)
+	proxy := eksfault.New(t, stacktest.Cluster(t).EKSEndpoint)
+	// Both runs list the entries before either creates.
+	proxy.Add(eksfault.Fault{Op: eksfault.ListAccessEntries, DelayReply: 2 * time.Second})
+	file := entryFile(t, prefix, 1)
+	type run struct {
+		stdout, stderr string
+		err            error
+	}
+	runs := make([]run, 2)
+	done := make(chan int)
+	for i := range runs {
+		go func() {
+			r := &runs[i]
+			r.stdout, r.stderr, r.err = iammapEnv(t, withEndpoint(env, proxy.URL), "apply", "-f", file)
+			done <- i
+		}()
+	}
+	<-done
+	<-done
+	if n := proxy.Forwarded(eksfault.CreateAccessEntry); n != 2 {
+		t.Fatalf("%d creates reached EKS; the test needs both runs to create", n)
+	}
+	for i, r := range runs {
+		if r.err != nil {
+			t.Errorf("apply %d: %v\n%s%s", i, r.err, r.stdout, r.stderr)
+		}
+	}
+	if !strings.Contains(runs[0].stdout+runs[1].stdout, "was created meanwhile") {
+		t.Errorf("neither run noted the concurrent create:\n%s\n%s", runs[0].stdout, runs[1].stdout)
+	}
+	if held := heldChanges(t, prefix); held != 2 {
+		t.Errorf("EKS holds %d of the file's 2 changes", held)
+	}
+	if out, _, err := iammapEnv(t, env, "diff", "-f", file); exitCode(err) != 0 {
+		t.Errorf("diff after both applies: exit %d\n%s", exitCode(err), out)
+	}
+}
