@@ -337,3 +337,43 @@ func TestIntegrationConcurrentApplyOfOneEntryBothSucceed(t *testing.T) {
 		t.Errorf("diff after both applies: exit %d\n%s", exitCode(err), out)
 	}
 }
+
+// aws-auth's write landing with its reply lost: the store re-reads to
+// settle it, and apply reports what it learnt: applied when the change is
+// there, "may have been applied" when another writer's change hides it.
+func TestIntegrationApplyAWSAuthLostReply(t *testing.T) {
+	awsAuthLock.Lock()
+	defer awsAuthLock.Unlock()
+	admin := stacktest.Clientset(t, stacktest.Cluster(t).Admin)
+	file := roleFile(t, 2, "")
+	tests := []struct {
+		name       string
+		then       func()
+		wantExit   int
+		wantReport string
+	}{
+		{"the re-read finds the change: applied", nil, 0, ": 2 change(s) applied\n"},
+		{"another writer follows: may have been applied", func() {
+			cm := readAWSAuth(t, admin)
+			cm.Data["other"] = "changed by someone else\n"
+			if _, err := admin.CoreV1().ConfigMaps(awsauth.Namespace).Update(context.Background(), cm, metav1.UpdateOptions{}); err != nil {
+				t.Error(err)
+			}
+		}, 1, ": 0 of 2 change(s) applied, 2 may have been applied, 0 not applied\n  may have been applied"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			setAWSAuth(t, admin, map[string]string{"other": "x\n"})
+			proxy := stacktest.NewFaultProxy(t)
+			if tt.then != nil {
+				proxy.DropReplyThen(http.MethodPut, "/configmaps/"+awsauth.Name, tt.then)
+			} else {
+				proxy.DropReply(http.MethodPut, "/configmaps/"+awsauth.Name, 1)
+			}
+			stdout, stderr, err := iammap(t, proxy.Kubeconfig(t), "apply", "-f", file)
+			if exitCode(err) != tt.wantExit || !strings.Contains(stdout, tt.wantReport) || proxy.Dropped() != 1 {
+				t.Errorf("exit %d (want %d), %d replies dropped; report:\n%s\nwant %q\n%s", exitCode(err), tt.wantExit, proxy.Dropped(), stdout, tt.wantReport, stderr)
+			}
+		})
+	}
+}

@@ -261,16 +261,20 @@ func converge(ctx context.Context, t *Target, want desired.Target, o ConvergeOpt
 }
 
 // awsAuthOutcome says what became of the aws-auth write: applied when the
-// API server confirmed it; maybe applied when it was sent (or about to be)
-// and failed without an answer from the API server, such as a lost reply
-// or an interrupt; otherwise not applied (a refusal: the guard, 403, 422).
+// API server confirmed it (or a re-read after a lost reply found it);
+// not applied after a refusal (the guard, 403, 422) or when a re-read shows
+// aws-auth unchanged; maybe applied when the write was sent (or about to
+// be) and failed without an answer the store could settle: a lost reply, an
+// interrupt while waiting.
 func awsAuthOutcome(res awsauth.Result, sent bool, err error) string {
 	var status apierrors.APIStatus
 	switch {
 	case res.Written:
 		return OutcomeApplied
-	case err == nil:
-		return OutcomeNotApplied // nothing to write after a re-read
+	case err == nil, errors.Is(err, awsauth.ErrNotApplied):
+		return OutcomeNotApplied
+	case errors.Is(err, awsauth.ErrOutcomeUnknown):
+		return OutcomeMaybeApplied
 	case sent && !errors.As(err, &status):
 		return OutcomeMaybeApplied
 	}

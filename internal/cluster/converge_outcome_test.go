@@ -31,6 +31,9 @@ func TestAWSAuthOutcome(t *testing.T) {
 		{"interrupted while waiting", awsauth.Result{}, true, fmt.Errorf("update kube-system/aws-auth: %w", context.Canceled), OutcomeMaybeApplied},
 		{"reply lost", awsauth.Result{}, true, errors.New("stream error: stream ID 3; INTERNAL_ERROR"), OutcomeMaybeApplied},
 		{"interrupted before the write", awsauth.Result{}, false, context.Canceled, OutcomeNotApplied},
+		{"reply lost, re-read: applied", awsauth.Result{Written: true, ReplyLost: true}, true, nil, OutcomeApplied},
+		{"reply lost, re-read: unchanged", awsauth.Result{}, true, fmt.Errorf("update: %w", awsauth.ErrNotApplied), OutcomeNotApplied},
+		{"reply lost, re-read cannot tell", awsauth.Result{}, true, fmt.Errorf("update: %w", awsauth.ErrOutcomeUnknown), OutcomeMaybeApplied},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
