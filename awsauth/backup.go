@@ -215,15 +215,23 @@ func (s *Store) backup(ctx context.Context, o BackupOptions, cm *corev1.ConfigMa
 		}
 		return saved{file: path}, nil
 	}
-	_, err := s.configMaps.Create(ctx, b, metav1.CreateOptions{FieldManager: fieldManager})
-	if apierrors.IsForbidden(err) {
+	var err error
+	forbidden := s.createForbidden.Load()
+	if !forbidden {
+		_, err = s.configMaps.Create(ctx, b, metav1.CreateOptions{FieldManager: fieldManager})
+		forbidden = apierrors.IsForbidden(err)
+	}
+	if forbidden {
 		// A user allowed to edit aws-auth but not to create ConfigMaps
 		// still gets a backup, where they can write one.
 		path, ferr := writeBackupFile(o.File, b)
 		if ferr != nil {
-			return saved{}, fmt.Errorf("back up aws-auth before writing it (nothing written): %w; and to a file: %w", err, ferr)
+			return saved{}, fmt.Errorf("back up aws-auth before writing it (nothing written): creating a ConfigMap in %s is forbidden, and a file failed: %w", Namespace, ferr)
 		}
-		o.warn("creating a backup ConfigMap in %s is forbidden; aws-auth was backed up to %s instead (pass --backup-to file or none to skip the attempt)", Namespace, path)
+		// Once per Store: a retry after a conflict would only repeat it.
+		if !s.createForbidden.Swap(true) {
+			o.warn("creating a backup ConfigMap in %s is forbidden (%v); aws-auth was backed up to %s instead (pass --backup-to file or none to skip the attempt)", Namespace, err, path)
+		}
 		return saved{file: path}, nil
 	}
 	if err != nil {

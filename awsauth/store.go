@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -51,6 +52,9 @@ type Store struct {
 	// Backup says where backups go, unless the context of a write carries
 	// other options (WithBackupOptions).
 	Backup BackupOptions
+	// createForbidden: creating a backup ConfigMap was forbidden, so later
+	// attempts go straight to a file.
+	createForbidden atomic.Bool
 }
 
 // DefaultBackoff retries long enough for a handful of writers racing on the

@@ -121,6 +121,8 @@ func TestIntegrationCLIRollbackRefusesPlantedBackup(t *testing.T) {
 	if _, err := admin.CoreV1().ConfigMaps(awsauth.Namespace).Create(context.Background(), planted, metav1.CreateOptions{FieldManager: "iammap"}); err != nil {
 		t.Fatal(err)
 	}
+	// Other tests expect no unverified backups (prune warns about them).
+	t.Cleanup(func() { deleteBackups(t, admin) })
 
 	stdout, stderr, err := iammap(t, kubeconfig, "rollback", "--list")
 	if err != nil {
@@ -164,7 +166,6 @@ func TestIntegrationCLIRollbackRefusesPlantedBackup(t *testing.T) {
 	if _, stderr, err := iammap(t, kubeconfig, "rollback", "--to", "2", "--force", "--dry-run"); err != nil || !strings.Contains(stderr, "unverified backup 2") {
 		t.Errorf("rollback --force --dry-run: err %v, stderr:\n%s", err, stderr)
 	}
-	_ = admin.CoreV1().ConfigMaps(awsauth.Namespace).Delete(context.Background(), planted.Name, metav1.DeleteOptions{})
 }
 
 func TestIntegrationCLIBackupTo(t *testing.T) {
