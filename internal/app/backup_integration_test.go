@@ -73,6 +73,7 @@ func TestIntegrationCLILostReplyIsReportedAndKeepsTheBackup(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, want error %v; stderr:\n%s", err, tt.wantErr, stderr)
 			}
+			t.Logf("stderr:\n%s", stderr)
 			if p.Dropped() != 1 {
 				t.Fatalf("proxy dropped %d replies, want 1", p.Dropped())
 			}
