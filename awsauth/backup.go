@@ -94,16 +94,25 @@ type BackupOptions struct {
 type backupOptionsKey struct{}
 
 // WithBackupOptions returns ctx carrying o; a Store's writes under that
-// context use o instead of the Store's own Backup field.
+// context use o instead of the Store's own Backup field, except for the
+// Writer and Warn o leaves unset, which come from the Store's: whoever
+// builds the Store may know the caller when the command line does not.
 func WithBackupOptions(ctx context.Context, o BackupOptions) context.Context {
 	return context.WithValue(ctx, backupOptionsKey{}, o)
 }
 
 func (s *Store) backupOptions(ctx context.Context) BackupOptions {
-	if o, ok := ctx.Value(backupOptionsKey{}).(BackupOptions); ok {
-		return o
+	o, ok := ctx.Value(backupOptionsKey{}).(BackupOptions)
+	if !ok {
+		return s.Backup
 	}
-	return s.Backup
+	if o.Writer == "" {
+		o.Writer = s.Backup.Writer
+	}
+	if o.Warn == nil {
+		o.Warn = s.Backup.Warn
+	}
+	return o
 }
 
 func (o BackupOptions) warn(format string, a ...any) {
