@@ -117,6 +117,16 @@ func ValidatePrincipal(spec Spec, p mapping.Principal, clusterAccount, partition
 			return spec, nil, invalid("type %s needs an IAM role in the cluster's account %s", spec.Type, clusterAccount)
 		}
 	}
+	// Names that hide or forge rows wherever they are printed are never
+	// meant; EKS would store them.
+	if err := mapping.CheckPrintable("username", spec.Username); err != nil {
+		return spec, nil, invalid("%v", err)
+	}
+	for _, g := range spec.Groups {
+		if err := mapping.CheckPrintable("group", g); err != nil {
+			return spec, nil, invalid("%v", err)
+		}
+	}
 	for _, g := range spec.Groups {
 		if strings.HasPrefix(g, "system:") {
 			return spec, nil, invalid("group %q: EKS does not allow groups starting with system: in access entries; for cluster admin associate AmazonEKSClusterAdminPolicy instead of system:masters", g)

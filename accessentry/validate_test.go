@@ -38,6 +38,12 @@ func TestValidate(t *testing.T) {
 		{name: "account root", spec: Spec{PrincipalARN: "arn:aws:iam::111122223333:root"}, wantErr: "access entries do not take it"},
 		{name: "federated user", spec: Spec{PrincipalARN: "arn:aws:sts::111122223333:federated-user/bob"}, wantErr: "map it in aws-auth"},
 		{name: "bad ARN", spec: Spec{PrincipalARN: "arn:aws:iam::111122223333:group/g"}, wantErr: "groups cannot authenticate"},
+		// Control and bidi characters hide or forge rows wherever the name is printed.
+		{name: "escape in username", spec: Spec{PrincipalARN: "arn:aws:iam::111122223333:role/a", Username: "a\x1b[1A"}, wantErr: `username "a\x1b[1A" holds the control or bidi character U+001B`},
+		{name: "newline in group", spec: Spec{PrincipalARN: "arn:aws:iam::111122223333:role/a", Groups: []string{"viewers\nadmins"}}, wantErr: "holds the control or bidi character U+000A"},
+		{name: "bidi override in group", spec: Spec{PrincipalARN: "arn:aws:iam::111122223333:role/a", Groups: []string{"\u202eviewers"}}, wantErr: "U+202E"},
+		{name: "invalid UTF-8 username", spec: Spec{PrincipalARN: "arn:aws:iam::111122223333:role/a", Username: "a\xff"}, wantErr: "not valid UTF-8"},
+		{name: "printable non-ASCII kept", spec: Spec{PrincipalARN: "arn:aws:iam::111122223333:role/a", Username: "équipe", Groups: []string{"développeurs"}}, wantARN: "arn:aws:iam::111122223333:role/a"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

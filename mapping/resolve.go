@@ -264,7 +264,19 @@ func (s Set) Status() (roles, users []Status) {
 // Check reports, for an entry about to be written, why EKS would not use
 // it for anyone: the authenticator drops it, no caller can match it, or it
 // refuses every caller it matches. nil means it can take effect.
+//
+// It also refuses a username or group with a control or bidi character
+// ([CheckPrintable]): EKS would take it, but it is never meant, and it
+// hides or forges rows wherever the mapping is printed.
 func (m Mapping) Check() error {
+	if err := CheckPrintable("username", m.Username); err != nil {
+		return err
+	}
+	for _, g := range m.Groups {
+		if err := CheckPrintable("group", g); err != nil {
+			return err
+		}
+	}
 	set := Set{Roles: []Mapping{m}}
 	if m.Source == MapUsers {
 		set = Set{Users: []Mapping{m}}

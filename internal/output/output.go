@@ -169,16 +169,26 @@ func WriteRows(w io.Writer, f Format, rows []Row, layout Layout) error {
 			arn = "sso:" + r.SSO.ARNLike()
 		}
 		groups, policies := strings.Join(r.Groups, ","), strings.Join(r.Policies, ",")
+		// Every cell through Safe: aws-auth is anyone's to write, and a
+		// control character in a cell could rewrite or forge rows.
 		switch layout {
 		case AccessEntryLayout:
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", arn, r.Username, groups, r.Type, policies)
+			writeCells(tw, arn, r.Username, groups, r.Type, policies)
 		case CombinedLayout:
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", arn, r.Username, groups, r.Account, r.Source, policies, statusCell(r))
+			writeCells(tw, arn, r.Username, groups, r.Account, r.Source, policies, statusCell(r))
 		default:
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", arn, r.Username, groups, r.Account, statusCell(r))
+			writeCells(tw, arn, r.Username, groups, r.Account, statusCell(r))
 		}
 	}
 	return tw.Flush()
+}
+
+// writeCells prints one table row, each cell escaped with [Safe].
+func writeCells(w io.Writer, cells ...string) {
+	for i, c := range cells {
+		cells[i] = Safe(c)
+	}
+	fmt.Fprintln(w, strings.Join(cells, "\t"))
 }
 
 func statusCell(r Row) string {
@@ -221,8 +231,8 @@ func WriteDataDiff(w io.Writer, name string, before, after map[string]string) er
 			continue
 		}
 		text, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-			A:        splitLines(before[k]),
-			B:        splitLines(after[k]),
+			A:        safeLines(before[k]),
+			B:        safeLines(after[k]),
 			FromFile: name + " data." + k + " (current)",
 			ToFile:   name + " data." + k + " (after)",
 			Context:  3,
@@ -235,6 +245,16 @@ func WriteDataDiff(w io.Writer, name string, before, after map[string]string) er
 		}
 	}
 	return nil
+}
+
+// safeLines is splitLines with each line escaped by [Safe] (its newline
+// kept): the diff prints aws-auth's text, which anyone may have written.
+func safeLines(s string) []string {
+	lines := splitLines(s)
+	for i, l := range lines {
+		lines[i] = Safe(strings.TrimSuffix(l, "\n")) + "\n"
+	}
+	return lines
 }
 
 // splitLines keeps each line's newline, as difflib wants, without the empty
@@ -253,11 +273,12 @@ func splitLines(s string) []string {
 // as messages name it: `username "dev", groups [a,b]`. Every message that
 // names a username and groups uses it, so they all read alike.
 func Identity(username string, groups []string) string {
-	return fmt.Sprintf("username %q, groups [%s]", username, strings.Join(groups, ","))
+	// %q escapes the username; the groups need Safe.
+	return fmt.Sprintf("username %q, groups [%s]", username, strings.Join(SafeAll(groups), ","))
 }
 
 // IdentityColumns is [Identity] as the plan and migration tables print it,
 // without the comma: `username "dev" groups [a,b]`.
 func IdentityColumns(username string, groups []string) string {
-	return fmt.Sprintf("username %q groups [%s]", username, strings.Join(groups, ","))
+	return fmt.Sprintf("username %q groups [%s]", username, strings.Join(SafeAll(groups), ","))
 }
