@@ -1,7 +1,9 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -94,7 +96,7 @@ func runConverge(c *cli.Context, write bool) error {
 		}
 		if err != nil {
 			printPlans(c.App.Writer, format, plans, write)
-			return err
+			return interrupted(c, err)
 		}
 	}
 	if err := printPlans(c.App.Writer, format, plans, write); err != nil {
@@ -104,6 +106,20 @@ func runConverge(c *cli.Context, write bool) error {
 		return exitStatus(2)
 	}
 	return nil
+}
+
+// interrupted names an error caused by SIGINT/SIGTERM (which cancel the
+// command's context) as such, and points at the report above.
+func interrupted(c *cli.Context, err error) error {
+	if !errors.Is(err, context.Canceled) || c.Context.Err() == nil {
+		return err
+	}
+	err = fmt.Errorf("interrupted: %w", err)
+	var h *cluster.HintError
+	if errors.As(err, &h) {
+		return err
+	}
+	return withHint(err, "the report above lists what was applied before the interrupt; run apply again to finish")
 }
 
 // convergeOne connects to one cluster of the file (or the flags') and

@@ -245,11 +245,12 @@ func TestIntegrationApplyInterruptedReportsWhatLanded(t *testing.T) {
 				t.Fatalf("no \"N of M change(s) applied\" in the report:\n%s\n%s", stdout.String(), stderr.String())
 			}
 			applied, _ := strconv.Atoi(m[1])
+			t.Logf("report%s; stderr: %s", m[0], stderr.String())
 			if held := heldChanges(t, prefix); applied != held || held == 0 || m[2] != "80" {
 				t.Errorf("report says %s of %s applied; EKS holds %d of the file's changes\n%s", m[1], m[2], held, stdout.String())
 			}
 			if !strings.Contains(stdout.String(), "  applied:\n  + access entry create") || !strings.Contains(stdout.String(), "  not applied:\n") ||
-				!strings.Contains(stderr.String(), "run apply again to finish") {
+				!strings.Contains(stderr.String(), "iammap: error: interrupted: ") || !strings.Contains(stderr.String(), "run apply again to finish") {
 				t.Errorf("report does not list what landed and what did not:\n%s\n%s", stdout.String(), stderr.String())
 			}
 		})
