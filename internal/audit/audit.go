@@ -63,7 +63,7 @@ func Run(ctx context.Context, in Input) []Finding {
 	}
 	if in.BoundGroups != nil {
 		for _, g := range deadGroups(in) {
-			add(Warning, "dead-group", g.group, fmt.Sprintf("group %q (used by %s) is named by no RoleBinding or ClusterRoleBinding: it grants nothing", g.group, strings.Join(g.users, ", ")),
+			add(Warning, "dead-group", g.group, fmt.Sprintf("group %q (used by %s) is named by no RoleBinding or ClusterRoleBinding: it grants nothing", g.group, refList(g.users, g.count)),
 				"bind the group to a role, or remove it from the mapping")
 		}
 	}
@@ -101,6 +101,8 @@ func auditAWSAuth(ctx context.Context, in Input, d *awsauth.Document, add addFun
 	}
 	yamlShapes(d.Data(), add)
 	byKey := map[string][]awsauth.Entry{}
+	undefined := map[string][]awsauth.Entry{}
+	var undefinedOrder []string
 	for _, e := range entries {
 		byKey[e.Key()] = append(byKey[e.Key()], e)
 		subject := e.Ref.String() + " " + e.Display()
@@ -120,10 +122,12 @@ func auditAWSAuth(ctx context.Context, in Input, d *awsauth.Document, add addFun
 		case mapping.Dropped:
 			add(Error, "dropped-entry", subject, "aws-iam-authenticator rejects this entry when it loads aws-auth ("+e.Status.Reason+"), so EKS does not have it", "fix or delete the entry")
 		case mapping.Undefined:
-			if slices.ContainsFunc(e.Status.Others, func(o mapping.Ref) bool { return o.Source == e.Ref.Source && o.Index < e.Ref.Index }) {
-				break // reported once, on the first of the entries
+			// One finding per principal, after the loop: a finding per entry,
+			// each naming every other, grew with the square of the entries.
+			if _, ok := undefined[e.Key()]; !ok {
+				undefinedOrder = append(undefinedOrder, e.Key())
 			}
-			add(Error, "undefined", subject, e.Status.String()+": the entries match the same callers with different usernames or groups, and the authenticator keeps them in a Go map, so each sign-in may get either", "keep one entry for the principal")
+			undefined[e.Key()] = append(undefined[e.Key()], e)
 		case mapping.Refuses:
 			add(Error, "refuses-callers", subject, e.Status.Reason+"; every caller it matches gets 401", "use a placeholder this principal can fill, or map a node role")
 		}
@@ -147,6 +151,17 @@ func auditAWSAuth(ctx context.Context, in Input, d *awsauth.Document, add addFun
 			add(Warning, "user-in-system-masters", subject, "a long-lived IAM user is cluster-admin (system:masters cannot be limited by RBAC)", "map a role with short-lived credentials instead, or a narrower group")
 		}
 	}
+	for _, key := range undefinedOrder {
+		group := undefined[key]
+		refs := make([]string, 0, min(len(group), maxRefs+1))
+		for _, e := range group {
+			if len(refs) > maxRefs {
+				break
+			}
+			refs = append(refs, e.Ref.String())
+		}
+		add(Error, "undefined", group[0].Ref.String()+" "+group[0].Display(), fmt.Sprintf("undefined: %d entries match the same callers with different usernames or groups (%s), and the authenticator keeps them in a Go map, so each sign-in may get any of them", len(group), refList(refs, len(group))), "keep one entry for the principal")
+	}
 	for key, group := range byKey {
 		if len(group) < 2 {
 			continue
@@ -156,7 +171,9 @@ func auditAWSAuth(ctx context.Context, in Input, d *awsauth.Document, add addFun
 		undefined := false
 		cases := map[string]bool{}
 		for _, e := range group {
-			refs = append(refs, e.Ref.String())
+			if len(refs) <= maxRefs {
+				refs = append(refs, e.Ref.String())
+			}
 			cases[e.ARN] = true
 			switch e.Status.State {
 			case mapping.Active:
@@ -169,7 +186,7 @@ func auditAWSAuth(ctx context.Context, in Input, d *awsauth.Document, add addFun
 			continue // the undefined finding says it
 		}
 		winner = orNone(winner) + " wins, the others do nothing"
-		add(Warning, "duplicate", group[0].Display(), fmt.Sprintf("%d entries map this principal (%s); %s", len(group), strings.Join(refs, ", "), winner), "keep one entry")
+		add(Warning, "duplicate", group[0].Display(), fmt.Sprintf("%d entries map this principal (%s); %s", len(group), refList(refs, len(group)), winner), "keep one entry")
 		if len(cases) > 1 {
 			add(Warning, "case-variant-duplicate", key, fmt.Sprintf("the same principal is written in different letter cases (%d spellings); EKS compares ARNs ignoring case, and in mapUsers keeps every spelling", len(cases)), "keep one entry")
 		}
@@ -184,14 +201,22 @@ func auditAWSAuth(ctx context.Context, in Input, d *awsauth.Document, add addFun
 	for _, p := range d.Problems(mapping.MapAccounts) {
 		add(Error, "wrong-type", "mapAccounts", p, "write each account id as a quoted string")
 	}
-	access := mapping.Access{Mode: in.Mode, AWSAuth: set, Entries: in.Entries}
-	arns := make([]string, len(entries))
-	for i, e := range entries {
-		arns[i] = e.ARN
-	}
-	for i, entry := range access.Overrides(arns) {
-		if e := entries[i]; entry != nil && e.ARN != "" && e.Status.State == mapping.Active {
-			add(Info, "overridden-by-access-entry", e.Ref.String()+" "+e.Display(), "an access entry for the same principal takes precedence; this aws-auth entry does nothing", "delete it from aws-auth")
+	// Only active entries can be reported, and only when there are access
+	// entries: asking for every entry cost the cube of the duplicates
+	// (each identification weighs every alternative).
+	if len(in.Entries) > 0 {
+		var active []awsauth.Entry
+		var arns []string
+		for _, e := range entries {
+			if e.ARN != "" && e.Status.State == mapping.Active {
+				active, arns = append(active, e), append(arns, e.ARN)
+			}
+		}
+		access := mapping.Access{Mode: in.Mode, AWSAuth: set, Entries: in.Entries}
+		for i, entry := range access.Overrides(arns) {
+			if e := active[i]; entry != nil {
+				add(Info, "overridden-by-access-entry", e.Ref.String()+" "+e.Display(), "an access entry for the same principal takes precedence; this aws-auth entry does nothing", "delete it from aws-auth")
+			}
 		}
 	}
 	if in.IAM != nil {
@@ -219,16 +244,20 @@ func auditAWSAuth(ctx context.Context, in Input, d *awsauth.Document, add addFun
 
 type deadGroup struct {
 	group string
-	users []string
+	users []string // the first maxRefs+1 users
+	count int      // how many use it
 }
 
 // deadGroups lists non-system groups that mappings hand out but RBAC never names.
 func deadGroups(in Input) []deadGroup {
 	users := map[string][]string{}
+	counts := map[string]int{}
 	note := func(g, who string) {
 		// A mis-indented list is reported as such, not as a dead group.
 		if !strings.HasPrefix(g, "system:") && !strings.HasPrefix(g, "eks:") && !strings.Contains(g, " - ") && !in.BoundGroups[g] {
-			users[g] = append(users[g], who)
+			if counts[g]++; len(users[g]) <= maxRefs {
+				users[g] = append(users[g], who)
+			}
 		}
 	}
 	if in.AWSAuth != nil && in.Mode.UsesAWSAuth() {
@@ -249,10 +278,23 @@ func deadGroups(in Input) []deadGroup {
 	}
 	var out []deadGroup
 	for g, u := range users {
-		out = append(out, deadGroup{g, u})
+		out = append(out, deadGroup{g, u, counts[g]})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].group < out[j].group })
 	return out
+}
+
+// maxRefs is how many entries a finding names before "and N more": the
+// rest add nothing a reader can act on, and a finding listing every one of
+// thousands of duplicates is megabytes.
+const maxRefs = 10
+
+// refList joins the first maxRefs of refs (of total) for a message.
+func refList(refs []string, total int) string {
+	if total <= maxRefs {
+		return strings.Join(refs[:total], ", ")
+	}
+	return strings.Join(refs[:maxRefs], ", ") + fmt.Sprintf(" and %d more", total-maxRefs)
 }
 
 func orNone(s string) string {
