@@ -153,7 +153,7 @@ func printPlans(w io.Writer, format string, plans []cluster.Plan, applied bool) 
 		}
 		fmt.Fprintf(w, "cluster %s%s: %s\n", p.Cluster, mode, summary(p, applied))
 		for _, n := range p.Notes {
-			fmt.Fprintf(w, "  note: %s\n", n)
+			fmt.Fprintf(w, "  note: %s\n", output.Safe(n))
 		}
 		if p.DryRun {
 			fmt.Fprintln(w, "  note: dry run: the API server checked the aws-auth write and stored nothing")
@@ -217,10 +217,10 @@ func printAWSAuth(w io.Writer, paint func(code, s string) string, a *cluster.AWS
 		return
 	}
 	for _, m := range a.Remove {
-		fmt.Fprintln(w, paint("31", fmt.Sprintf("  - aws-auth %s %s %s", m.Source, m.Display(), output.IdentityColumns(m.Username, m.Groups))))
+		fmt.Fprintln(w, paint("31", fmt.Sprintf("  - aws-auth %s %s %s", m.Source, output.Safe(m.Display()), output.IdentityColumns(m.Username, m.Groups))))
 	}
 	for _, m := range a.Add {
-		fmt.Fprintln(w, paint("32", fmt.Sprintf("  + aws-auth %s %s %s", m.Source, m.Display(), output.IdentityColumns(m.Username, m.Groups))))
+		fmt.Fprintln(w, paint("32", fmt.Sprintf("  + aws-auth %s %s %s", m.Source, output.Safe(m.Display()), output.IdentityColumns(m.Username, m.Groups))))
 	}
 	for _, acct := range a.RemoveAccounts {
 		fmt.Fprintln(w, paint("31", "  - aws-auth mapAccounts "+acct))
@@ -239,7 +239,9 @@ func printEntries(w io.Writer, paint func(code, s string) string, actions []acce
 		case accessentry.ActDelete, accessentry.ActDisassociate:
 			sign, code = "-", "31"
 		}
-		fmt.Fprintln(w, paint(code, fmt.Sprintf("  %s access entry %s %s: %s", sign, a.Kind, a.PrincipalARN, a.Detail)))
+		// Details quote what another tool may have stored (usernames,
+		// groups of a pruned entry): escaped, like every table.
+		fmt.Fprintln(w, paint(code, fmt.Sprintf("  %s access entry %s %s: %s", sign, a.Kind, output.Safe(a.PrincipalARN), output.Safe(a.Detail))))
 	}
 }
 

@@ -48,6 +48,11 @@ func TestPrintPlansReportsOnlyWhatLanded(t *testing.T) {
 			"  + access entry create arn:aws:iam::111122223333:role/a: type STANDARD\n  may have been applied (sent, but the reply was lost; run apply again: it re-reads and converges):\n  + access entry create arn:aws:iam::111122223333:role/b",
 			"  not applied:\n  + access entry associate arn:aws:iam::111122223333:role/a"},
 	}, {
+		name: "a pruned entry's hostile groups are escaped", write: true,
+		plan: cluster.Plan{Cluster: "c", Applied: true, AccessEntries: []accessentry.Action{{Kind: accessentry.ActDelete, PrincipalARN: "arn:aws:iam::111122223333:role/x", Detail: "groups [a\x1b[2K\rsystem:masters]"}}},
+		want:      []string{`groups [a\x1b[2K\x0dsystem:masters]`},
+		wantNever: []string{"\x1b", "\r"},
+	}, {
 		name: "stopped before planning", write: true, plan: cluster.Plan{Cluster: "c", Partial: &cluster.Partial{}},
 		want: []string{"cluster c: nothing applied (stopped before the plan was complete)"},
 	}}
