@@ -49,7 +49,7 @@ func TestPrintPlansReportsOnlyWhatLanded(t *testing.T) {
 			"  not applied:\n  + access entry associate arn:aws:iam::111122223333:role/a"},
 	}, {
 		name: "a pruned entry's hostile groups are escaped", write: true,
-		plan: cluster.Plan{Cluster: "c", Applied: true, AccessEntries: []accessentry.Action{{Kind: accessentry.ActDelete, PrincipalARN: "arn:aws:iam::111122223333:role/x", Detail: "groups [a\x1b[2K\rsystem:masters]"}}},
+		plan:      cluster.Plan{Cluster: "c", Applied: true, AccessEntries: []accessentry.Action{{Kind: accessentry.ActDelete, PrincipalARN: "arn:aws:iam::111122223333:role/x", Detail: "groups [a\x1b[2K\rsystem:masters]"}}},
 		want:      []string{`groups [a\x1b[2K\x0dsystem:masters]`},
 		wantNever: []string{"\x1b", "\r"},
 	}, {
