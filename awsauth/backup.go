@@ -14,8 +14,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/iammap/iammap/internal/safefile"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -271,21 +272,11 @@ func writeBackupFile(path string, b *corev1.ConfigMap) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("encode backup: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
-	if err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return "", fmt.Errorf("backup file %s already exists; iammap never overwrites a file (or follows a link): pass another --backup-file", path)
+	if err := safefile.Create(path, y); err != nil {
+		if errors.Is(err, safefile.ErrExists) {
+			return "", fmt.Errorf("backup file %w: pass another --backup-file", err)
 		}
-		return "", fmt.Errorf("create backup file: %w", err)
-	}
-	if _, err := f.Write(y); err != nil {
-		f.Close()
-		os.Remove(path)
-		return "", fmt.Errorf("write backup file %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(path)
-		return "", fmt.Errorf("write backup file %s: %w", path, err)
+		return "", fmt.Errorf("backup file: %w", err)
 	}
 	return path, nil
 }

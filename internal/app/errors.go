@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/iammap/iammap/accessentry"
 	"github.com/iammap/iammap/awsauth"
 	"github.com/iammap/iammap/internal/cluster"
 	"github.com/iammap/iammap/internal/kubeconn"
@@ -37,6 +38,8 @@ func describe(err error) (msg, hint string) {
 	switch {
 	case errors.Is(err, awsauth.ErrOutcomeUnknown):
 		hint = "the write may have been applied: run `iammap get` to check; re-running the same command is safe (it converges), and the backup of what it replaced was kept (`iammap rollback --list`)"
+	case errors.Is(err, accessentry.ErrMaybeApplied):
+		hint = "EKS may have applied it: the reply was lost; run the same command again, it re-reads and converges"
 	case errors.Is(err, awsauth.ErrNotApplied):
 		hint = "nothing was written; run the command again"
 	case errors.Is(err, mapping.ErrInvalidARN):

@@ -3,11 +3,12 @@ package app
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/iammap/iammap/internal/safefile"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -213,7 +214,9 @@ func writeBackup(c *cli.Context, cluster string, snap *awsauth.Snapshot) (string
 	if err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
+	// Never through a link, never over an existing file (whose 0644 mode
+	// would stay): the backup says who may administer the cluster.
+	if err := safefile.Create(path, b); err != nil {
 		return "", fmt.Errorf("write aws-auth backup: %w", err)
 	}
 	abs, _ := filepath.Abs(path)
