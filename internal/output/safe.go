@@ -17,8 +17,9 @@ import (
 // who may edit the ConfigMap) can write; printed raw, an escape sequence
 // can clear or rewrite rows of `iammap get` and `iammap audit`, a newline
 // or tab can forge a row or shift columns, and a right-to-left override can
-// make "system:masters" read as something else. Every table and text
-// renderer passes cells and message arguments through Safe. JSON and YAML
+// make "system:masters" read as something else. The tables, diffs and
+// identities of this package and audit.WriteTable pass every cell through
+// Safe; messages that quote such values should too. JSON and YAML
 // output escape control characters themselves (YAML writes a value with a
 // newline as an indented block); both leave bidi characters raw, which is
 // valid and harmless to the programs those formats are for.
