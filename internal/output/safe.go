@@ -72,3 +72,18 @@ func needsEscape(s string) bool {
 	}
 	return false
 }
+
+// SafeText is [Safe] for a message that may span lines: each line is
+// escaped and the newlines between them are kept. A message's own text is
+// iammap's; what it quotes (usernames, groups, ARNs) may not be, and a
+// control character in it could rewrite the lines printed before.
+func SafeText(s string) string {
+	if !needsEscape(s) {
+		return s
+	}
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = Safe(l)
+	}
+	return strings.Join(lines, "\n")
+}

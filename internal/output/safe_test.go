@@ -141,3 +141,15 @@ func checkGolden(t *testing.T, name string, got []byte) {
 		t.Errorf("%s: got\n%s\nwant\n%s", golden, got, want)
 	}
 }
+
+func TestSafeText(t *testing.T) {
+	for in, want := range map[string]string{
+		"created arn:aws:iam::111122223333:role/a":         "created arn:aws:iam::111122223333:role/a",
+		"line one\nline two\n":                             "line one\nline two\n",
+		"mapped to \x1b[1A\x1b[2Kadmin\nnext \u202eline\r": `mapped to \x1b[1A\x1b[2Kadmin` + "\n" + `next \u202eline\x0d`,
+	} {
+		if got := SafeText(in); got != want {
+			t.Errorf("SafeText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
