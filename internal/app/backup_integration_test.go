@@ -110,6 +110,9 @@ func TestIntegrationCLIRollbackRefusesPlantedBackup(t *testing.T) {
 	if _, stderr, err := iammap(t, kubeconfig, "create", "--arn", "arn:aws:iam::111122223333:role/second", "--username", "second"); err != nil {
 		t.Fatalf("%v: %s", err, stderr)
 	}
+	// The plant comes a second later: creationTimestamp has whole seconds,
+	// and within one second the genuine backup is listed first by design.
+	waitNextSecond()
 	evil := map[string]string{"mapUsers": "- userarn: arn:aws:iam::999999999999:user/attacker\n  username: attacker\n  groups:\n  - system:masters\n"}
 	future := time.Now().AddDate(5, 0, 0)
 	planted := &corev1.ConfigMap{

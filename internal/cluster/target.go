@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -35,6 +36,11 @@ type Target struct {
 	// Kube is set when it was reached through a kubeconfig.
 	Kube *kubeconn.Connection
 	cs   kubernetes.Interface
+	// The caller is looked up once per target: the guard and the backups
+	// both need it.
+	callerOnce sync.Once
+	caller     string
+	callerErr  error
 }
 
 // Connect reaches the cluster o selects.
@@ -110,7 +116,13 @@ func (t *Target) Store(ctx context.Context) (*awsauth.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return awsauth.NewStore(cs.CoreV1().ConfigMaps(awsauth.Namespace)), nil
+	s := awsauth.NewStore(cs.CoreV1().ConfigMaps(awsauth.Namespace))
+	// Every backup names who wrote it (rollback --list shows it); unknown
+	// stays empty rather than failing a read-only command.
+	if caller, err := t.Caller(ctx); err == nil {
+		s.Backup.Writer = caller
+	}
+	return s, nil
 }
 
 // AccessEntries is a client for the cluster's access entries; only for an
@@ -152,6 +164,11 @@ func (t *Target) RequireAccessEntries() error { return RequireAccessEntries(t.Na
 // certificate), which no mapping can take away. When neither source
 // answers it is an error: the lockout guard must not guess.
 func (t *Target) Caller(ctx context.Context) (string, error) {
+	t.callerOnce.Do(func() { t.caller, t.callerErr = t.lookupCaller(ctx) })
+	return t.caller, t.callerErr
+}
+
+func (t *Target) lookupCaller(ctx context.Context) (string, error) {
 	cs, err := t.Kubernetes(ctx)
 	if err != nil {
 		return "", err
