@@ -29,6 +29,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/iammap/iammap/internal/yamldoc"
+
 	"github.com/iammap/iammap/accessentry"
 	"github.com/iammap/iammap/awsauth"
 	"github.com/iammap/iammap/internal/eksctlconfig"
@@ -149,44 +151,20 @@ func Load(path string) (*File, error) {
 // wrong path (/dev/zero) fails at once instead of exhausting memory.
 const MaxFileSize = readlimit.AccessFile
 
-// singleDocument refuses a file of more than one YAML document. Only the
-// first would be read, so with --prune apply would remove every principal
-// the later documents name. An empty document (a trailing "---") carries
-// nothing and is allowed.
+// singleDocument refuses a file of more than one YAML document (see
+// yamldoc): only the first would be read, so with --prune apply would
+// remove every principal the later documents name.
 func singleDocument(b []byte) error {
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	for n := 0; ; n++ {
-		var doc yaml.Node
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if n == 0 {
-			if err != nil {
-				return nil // the first document's own error is Parse's to report
-			}
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("%w: the file has more than one YAML document, and the second does not parse (%s); iammap reads one document per file: remove the '---' separators, or split the file and run diff/apply once per file",
-				ErrInvalid, strings.TrimPrefix(err.Error(), "yaml: "))
-		}
-		if emptyDocument(&doc) {
-			continue
-		}
+	line, err := yamldoc.Second(b)
+	if err != nil {
+		return fmt.Errorf("%w: the file has more than one YAML document, and the second does not parse (%s); iammap reads one document per file: remove the '---' separators, or split the file and run diff/apply once per file",
+			ErrInvalid, err)
+	}
+	if line > 0 {
 		return fmt.Errorf("%w: line %d: a second YAML document starts here; iammap reads one document per file (only the first would be applied, and --prune would remove what the others list): merge them into one, or split the file and run diff/apply once per file",
-			ErrInvalid, doc.Line)
+			ErrInvalid, line)
 	}
-}
-
-// emptyDocument reports a document with no content: "---" followed by
-// nothing but comments.
-func emptyDocument(doc *yaml.Node) bool {
-	if len(doc.Content) == 0 {
-		return true
-	}
-	c := doc.Content[0]
-	return len(doc.Content) == 1 && c.Kind == yaml.ScalarNode && c.Tag == "!!null" && c.Value == "" && c.Style == 0
+	return nil
 }
 
 var yamlFieldErr = regexp.MustCompile(`line (\d+): field (\S+) not found in type \S+`)

@@ -26,6 +26,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/iammap/iammap/internal/yamldoc"
+
 	"github.com/iammap/iammap/internal/readlimit"
 	"go.yaml.in/yaml/v3"
 )
@@ -152,6 +154,14 @@ func Parse(b []byte) (*Config, error) {
 			return nil, invalid("the file is empty")
 		}
 		return nil, invalid("%s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	// eksctl reads one ClusterConfig per file; a second document would be
+	// dropped without a word.
+	switch line, err := yamldoc.Second(b); {
+	case err != nil:
+		return nil, invalid("the second YAML document does not parse (%s); a ClusterConfig file holds one document", err)
+	case line > 0:
+		return nil, invalid("line %d: a second YAML document starts here; a ClusterConfig file holds one document (eksctl reads one, and iammap would drop the rest): split the file", line)
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {

@@ -87,6 +87,8 @@ func TestParse(t *testing.T) {
 		{name: "metadata's other fields", in: "apiVersion: eksctl.io/v1alpha5\nkind: ClusterConfig\nmetadata: {name: c, region: r, version: '1.30', tags: {a: b}, annotations: {x: y}}\n"},
 		{name: "null lists", in: head + "iamIdentityMappings:\naccessConfig:\n  accessEntries:\n"},
 		{name: "empty file", in: "", wantErr: "the file is empty"},
+		{name: "trailing separator", in: head + "---\n"},
+		{name: "second document", in: head + "---\n" + head, wantErr: "line 4: a second YAML document starts here; a ClusterConfig file holds one document"},
 		{name: "not yaml", in: "a: [", wantErr: "invalid eksctl ClusterConfig"},
 		{name: "a list", in: "- a\n", wantErr: "line 1: want a mapping"},
 		{name: "bad apiVersion", in: "apiVersion: eksctl.io/v1alpha4\nkind: ClusterConfig\nmetadata: {name: c, region: r}\n", wantErr: `want apiVersion: eksctl.io/v1alpha5 and kind: ClusterConfig, got "eksctl.io/v1alpha4" and "ClusterConfig"`},
