@@ -23,6 +23,7 @@ import (
 
 	"github.com/iammap/iammap/awsauth"
 	"github.com/iammap/iammap/internal/cluster"
+	"github.com/iammap/iammap/internal/output"
 	"github.com/urfave/cli/v2"
 )
 
@@ -334,9 +335,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return int(status)
 	}
 	msg, hint := describe(err)
-	fmt.Fprintf(stderr, "iammap: error: %s\n", oneLine(msg))
+	// Errors quote ARNs, usernames and groups, which may hold control
+	// characters (from aws-auth): escaped, as in tables.
+	fmt.Fprintf(stderr, "iammap: error: %s\n", output.Safe(oneLine(msg)))
 	if hint != "" {
-		fmt.Fprintf(stderr, "iammap: hint: %s\n", oneLine(hint))
+		fmt.Fprintf(stderr, "iammap: hint: %s\n", output.Safe(oneLine(hint)))
 	}
 	var coder cli.ExitCoder
 	if errors.As(err, &coder) && coder.ExitCode() != 0 {
@@ -410,19 +413,19 @@ func newUI(c *cli.Context) *ui {
 
 func (u *ui) info(format string, a ...any) {
 	if u.level >= levelInfo {
-		fmt.Fprintf(u.stderr, "iammap: "+format+"\n", a...)
+		fmt.Fprintln(u.stderr, output.SafeText(fmt.Sprintf("iammap: "+format, a...)))
 	}
 }
 
 func (u *ui) warn(format string, a ...any) {
 	if u.level >= levelWarning {
-		fmt.Fprintf(u.stderr, "iammap: warning: "+format+"\n", a...)
+		fmt.Fprintln(u.stderr, output.SafeText(fmt.Sprintf("iammap: warning: "+format, a...)))
 	}
 }
 
 func (u *ui) debug(format string, a ...any) {
 	if u.level >= levelDebug {
-		fmt.Fprintf(u.stderr, "iammap: "+format+"\n", a...)
+		fmt.Fprintln(u.stderr, output.SafeText(fmt.Sprintf("iammap: "+format, a...)))
 	}
 }
 

@@ -2,8 +2,6 @@ package app
 
 import (
 	"encoding/json"
-	"fmt"
-	"text/tabwriter"
 
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/iammap/iammap/internal/audit"
@@ -99,15 +97,9 @@ func runAudit(c *cli.Context) error {
 		}
 	} else if len(findings) == 0 {
 		u.info("no findings")
-	} else {
-		tw := tabwriter.NewWriter(c.App.Writer, 0, 8, 2, ' ', 0)
-		fmt.Fprintln(tw, "SEVERITY\tCHECK\tSUBJECT\tFINDING\tFIX")
-		for _, f := range findings {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Severity, f.Check, f.Subject, f.Message, f.Fix)
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
+	} else if err := audit.WriteTable(c.App.Writer, findings); err != nil {
+		// WriteTable escapes control characters from aws-auth's content.
+		return err
 	}
 	if failOn != "none" {
 		for _, f := range findings {

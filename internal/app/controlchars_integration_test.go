@@ -53,3 +53,36 @@ func TestIntegrationGetEscapesControlCharacters(t *testing.T) {
 		t.Errorf("get -o json: %v\n%s", err, stdout)
 	}
 }
+
+// TestIntegrationAuditAndMessagesEscapeControlCharacters: audit's table
+// and iammap's messages quoted aws-auth's usernames and groups raw.
+func TestIntegrationAuditAndMessagesEscapeControlCharacters(t *testing.T) {
+	awsAuthLock.Lock()
+	defer awsAuthLock.Unlock()
+	kubeconfig := stacktest.Kubeconfig(t)
+	admin := stacktest.Clientset(t, stacktest.Cluster(t).Admin)
+	setAWSAuth(t, admin, hostileAWSAuth)
+	defer setAWSAuth(t, admin, nil)
+	raw := func(s string) int {
+		return strings.IndexFunc(s, func(r rune) bool { return (r < 0x20 && r != '\n') || r == 0x7f || r == 0x202e })
+	}
+
+	stdout, stderr, err := iammap(t, kubeconfig, "audit", "--fail-on", "none")
+	if err != nil {
+		t.Fatalf("audit: %v: %s", err, stderr)
+	}
+	if i := raw(stdout); i >= 0 {
+		t.Errorf("raw control character in audit's table:\n%q", stdout)
+	}
+	if !strings.Contains(stdout, `\u202esretsam:metsys`) {
+		t.Errorf("audit's table lacks the escaped group:\n%s", stdout)
+	}
+
+	_, stderr, err = iammap(t, kubeconfig, "delete", "--arn", "arn:aws:iam::111122223333:role/dev", "--force")
+	if err != nil {
+		t.Fatalf("delete: %v: %s", err, stderr)
+	}
+	if i := raw(stderr); i >= 0 || !strings.Contains(stderr, `\u202e`) {
+		t.Errorf("delete's messages: raw control character, or the group not shown escaped:\n%q", stderr)
+	}
+}
