@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -139,9 +141,17 @@ func TestIntegrationReadOnlyUserGetsForbiddenAndNothingIsWritten(t *testing.T) {
 	if err == nil {
 		t.Fatal("reader could create a mapping")
 	}
-	if !strings.Contains(stderr, `iammap: error: back up aws-auth before writing it (nothing written): configmaps is forbidden: User "reader" cannot create resource "configmaps"`) ||
+	// The backup ConfigMap is forbidden, so iammap falls back to a file and
+	// says so; the update is forbidden too, so that file is removed again:
+	// nothing was written anywhere.
+	if !strings.Contains(stderr, `iammap: error: update kube-system/aws-auth: configmaps "aws-auth" is forbidden: User "reader" cannot update`) ||
 		!strings.Contains(stderr, "iammap: hint: your Kubernetes user lacks this permission") {
 		t.Errorf("stderr = %q, want a forbidden error and a hint", stderr)
+	}
+	if m := regexp.MustCompile(`backed up to (\S+\.yaml) instead`).FindStringSubmatch(stderr); m == nil {
+		t.Errorf("stderr = %q, want the fallback to a file named", stderr)
+	} else if _, err := os.Stat(m[1]); !os.IsNotExist(err) {
+		t.Errorf("the backup file %s of a write that was refused is still there (%v)", m[1], err)
 	}
 	if rv := readAWSAuth(t, admin).ResourceVersion; rv != before.ResourceVersion {
 		t.Errorf("resourceVersion changed after a forbidden create")
