@@ -123,6 +123,13 @@ func createMappingsFromFile(c *cli.Context, u *ui, path string, cfg *eksctlconfi
 		}
 		reqs[i] = req
 	}
+	return createAll(c, u, reqs, dryRun, func(i int, err error) error { return fileItemError(path, cfg.IAMIdentityMappings[i].Where(i), err) })
+}
+
+// createAll connects once, after every item was checked, and creates the
+// items in file order, stopping at the first failure, which itemError
+// places in the file.
+func createAll(c *cli.Context, u *ui, reqs []cluster.CreateRequest, dryRun bool, itemError func(i int, err error) error) error {
 	t, err := resolveTarget(c, u)
 	if err != nil {
 		return err
@@ -130,7 +137,7 @@ func createMappingsFromFile(c *cli.Context, u *ui, path string, cfg *eksctlconfi
 	for i, req := range reqs {
 		res, err := t.Create(c.Context, req, u)
 		if err := reportFileCreate(c, u, req, res, dryRun, err); err != nil {
-			return fileItemError(path, cfg.IAMIdentityMappings[i].Where(i), err)
+			return itemError(i, err)
 		}
 	}
 	return nil
@@ -167,17 +174,7 @@ func createEntriesFromFile(c *cli.Context, u *ui, path string, cfg *eksctlconfig
 		}
 		reqs[i] = req
 	}
-	t, err := resolveTarget(c, u)
-	if err != nil {
-		return err
-	}
-	for i, req := range reqs {
-		res, err := t.Create(c.Context, req, u)
-		if err := reportFileCreate(c, u, req, res, dryRun, err); err != nil {
-			return fileItemError(path, cfg.AccessEntries[i].Where(i), err)
-		}
-	}
-	return nil
+	return createAll(c, u, reqs, dryRun, func(i int, err error) error { return fileItemError(path, cfg.AccessEntries[i].Where(i), err) })
 }
 
 // reportFileCreate says what one create did, in the words of runCreate.
