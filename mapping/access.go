@@ -301,8 +301,9 @@ func anySession(principalARN string) Caller {
 }
 
 // Principals lists every principal the access state names explicitly: the
-// access entries' (where EKS reads them) and aws-auth's ARN entries (where
-// EKS reads it), once per principal key, as first written, in key order.
+// access entries' (where EKS reads them), aws-auth's ARN entries (where
+// EKS reads it) and the cluster creator (CONFIG_MAP mode, when known), once
+// per principal key, as first written, in key order.
 // mapAccounts and SSO patterns name no single principal and are not listed.
 func (a Access) Principals() []string {
 	written := map[string]string{}
@@ -324,6 +325,9 @@ func (a Access) Principals() []string {
 				}
 			}
 		}
+	}
+	if a.Creator != "" && a.Mode == ModeConfigMap {
+		note(a.Creator)
 	}
 	keys := slices.Sorted(maps.Keys(written))
 	out := make([]string, len(keys))

@@ -26,6 +26,8 @@ type Guard struct {
 	// together with an aws-auth change, which AWSAuthChange then weighs as
 	// one.
 	EntriesAfter *[]accessentry.Entry
+	// callerMasters: the cluster puts the caller in system:masters now.
+	callerMasters bool
 }
 
 // Guard reads what checking a change needs. With touched nil it reads every
@@ -38,7 +40,7 @@ func (t *Target) Guard(ctx context.Context, touched []string, force bool) (*Guar
 		// Fail closed: a check that cannot be made refuses the write.
 		return nil, WithHint(err, "nothing was changed; let your user create selfsubjectreviews (authentication.k8s.io/v1, which every authenticated user may by default), or pass --force to skip the lockout check")
 	}
-	g := &Guard{Mode: t.Mode(), Caller: caller, Force: force}
+	g := &Guard{Mode: t.Mode(), Caller: caller, Force: force, callerMasters: caller != "" && t.CallerIsMasters(ctx)}
 	if t.EKS == nil || !g.Mode.UsesAccessEntries() {
 		return g, nil
 	}
@@ -67,6 +69,14 @@ func (g *Guard) access(set mapping.Set, entries []accessentry.Entry, mode mappin
 func (g *Guard) Check(before, after mapping.Access) error {
 	if g.Force {
 		return nil
+	}
+	if g.callerAdminOutsideMappings(before) {
+		// In CONFIG_MAP mode the cluster creator is admin without appearing
+		// anywhere, and no EKS API names it. A caller the cluster puts in
+		// system:masters although no mapping makes it admin is that
+		// creator (or admin by other means that no mapping change touches):
+		// it stays admin, so it is neither locked out nor the last admin.
+		before.Creator, after.Creator = g.Caller, g.Caller
 	}
 	if vs := guard.Check(before, after, g.Caller); len(vs) > 0 {
 		return WithHint(guard.Error(vs), "nothing was changed; if this is really intended, run again with --force")
@@ -148,4 +158,11 @@ func (t *Target) CheckModeSwitch(ctx context.Context, to mapping.Mode, force boo
 		return err
 	}
 	return g.Check(g.access(set, g.Entries, t.Mode()), g.access(set, g.Entries, mapping.ModeAPI))
+}
+
+// callerAdminOutsideMappings: CONFIG_MAP mode, and the caller is in
+// system:masters although the mappings before the change do not make it
+// cluster admin.
+func (g *Guard) callerAdminOutsideMappings(before mapping.Access) bool {
+	return g.Mode == mapping.ModeConfigMap && g.callerMasters && before.Creator == "" && !before.IdentifyPrincipal(g.Caller).ClusterAdmin()
 }

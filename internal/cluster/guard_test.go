@@ -56,3 +56,38 @@ func TestGuardEntriesChangeSeesBothMechanisms(t *testing.T) {
 		t.Errorf("deleting an entry with an aws-auth fallback: %v", err)
 	}
 }
+
+// In CONFIG_MAP mode a caller the cluster puts in system:masters although
+// no mapping makes it admin (the cluster creator) stays admin: taking
+// system:masters from the only mapped admin is no lockout then. A caller
+// whose admin comes from aws-auth is still protected.
+func TestGuardCountsACallerAdminOutsideTheMappings(t *testing.T) {
+	const creator = "arn:aws:iam::111122223333:user/creator"
+	demote := func(doc *awsauth.Document) (bool, error) {
+		_, err := awsauth.AddMapping(doc, mapping.Mapping{Source: mapping.MapUsers, ARN: alice, Username: "alice", Groups: []string{"viewers"}}, false)
+		return err == nil, err
+	}
+	for _, tt := range []struct {
+		name          string
+		caller        string
+		callerMasters bool
+		wantRefused   bool
+	}{
+		{"creator in system:masters", creator, true, false},
+		{"creator not in system:masters", creator, false, true},
+		{"alice demoting herself", alice, true, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			g := &Guard{Mode: mapping.ModeConfigMap, Caller: mapping.PrincipalKey(tt.caller), callerMasters: tt.callerMasters}
+			_, err := g.AWSAuthChange(demote)(awsauth.Decode(testAWSAuth))
+			if refused := errors.Is(err, guard.ErrRefused); refused != tt.wantRefused {
+				t.Errorf("refused = %v (%v), want %v", refused, err, tt.wantRefused)
+			}
+		})
+	}
+	// Only CONFIG_MAP has an invisible creator.
+	g := &Guard{Mode: mapping.ModeAPIAndConfigMap, Caller: mapping.PrincipalKey(creator), callerMasters: true}
+	if _, err := g.AWSAuthChange(demote)(awsauth.Decode(testAWSAuth)); !errors.Is(err, guard.ErrRefused) {
+		t.Errorf("API_AND_CONFIG_MAP: %v, want a refusal", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -41,6 +42,16 @@ type Target struct {
 	callerOnce sync.Once
 	caller     string
 	callerErr  error
+	// callerGroups are the caller's groups as the cluster sees them (nil
+	// when the review failed).
+	callerGroups []string
+}
+
+// CallerIsMasters reports whether the cluster puts the caller in
+// system:masters right now, whatever gave it that.
+func (t *Target) CallerIsMasters(ctx context.Context) bool {
+	t.Caller(ctx) //nolint:errcheck // only the groups it records are wanted
+	return slices.Contains(t.callerGroups, "system:masters")
 }
 
 // Connect reaches the cluster o selects.
@@ -175,6 +186,7 @@ func (t *Target) lookupCaller(ctx context.Context) (string, error) {
 	}
 	review, err := cs.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authnv1.SelfSubjectReview{}, metav1.CreateOptions{})
 	if err == nil {
+		t.callerGroups = review.Status.UserInfo.Groups
 		for _, k := range []string{"canonicalArn", "arn"} {
 			if v := review.Status.UserInfo.Extra[k]; len(v) == 1 {
 				return mapping.PrincipalKey(v[0]), nil
