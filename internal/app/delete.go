@@ -71,14 +71,17 @@ func runDelete(c *cli.Context, arn, account string, all bool) error {
 		return err
 	}
 	res, err := t.Delete(c.Context, req)
-	if why := res.Route.Why; why != "" && (err == nil || res.Entry != nil || len(res.Deleted.Removed) > 0) {
+	// Only what was done is reported: a refusal inside the aws-auth update
+	// leaves Deleted filled in but nothing written.
+	awsAuthDone := res.Write.Written || (req.DryRun && err == nil)
+	if why := res.Route.Why; why != "" && (err == nil || res.Entry != nil || awsAuthDone) {
 		if res.Route.AWSAuth && res.Route.AccessEntry {
 			u.info("removes from aws-auth and the access entry: %s", why)
 		} else {
 			u.info("%s", routeLine("removes from", res.Backend, why))
 		}
 	}
-	if len(res.Deleted.Removed) > 0 || (account != "" && err == nil) {
+	if awsAuthDone && (len(res.Deleted.Removed) > 0 || account != "") {
 		if err := reportAWSAuthDelete(c, u, arn, account, res, req.DryRun); err != nil {
 			return err
 		}

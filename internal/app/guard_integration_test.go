@@ -26,6 +26,12 @@ func refusedThenForced(t *testing.T, env []string, cs kubernetes.Interface, want
 	if after := readAWSAuth(t, cs).ResourceVersion; after != before {
 		t.Fatalf("a refused change wrote aws-auth (%s -> %s)", before, after)
 	}
+	// The report says only what was done: nothing.
+	for _, claim := range []string{"iammap: removed ", "iammap: added ", "goes to ", "removes from "} {
+		if strings.Contains(stderr, claim) {
+			t.Fatalf("iammap %s was refused but reports %q:\n%s", strings.Join(args, " "), claim, stderr)
+		}
+	}
 	if _, stderr, err := iammapEnv(t, env, append(args, "--force")...); err != nil {
 		t.Fatalf("with --force: %v %s", err, stderr)
 	}

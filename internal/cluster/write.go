@@ -506,12 +506,13 @@ func (t *Target) revoke(ctx context.Context, req DeleteRequest, res DeleteResult
 		return res, err
 	}
 	if hasEntry {
-		res.Entry = &entry
 		if !req.DryRun {
 			if _, err := client.Delete(ctx, req.ARN); err != nil {
 				return res, WithHint(fmt.Errorf("aws-auth entries removed, but not the access entry: %w", err), "the access entry still lets the principal in; run the same command again to finish")
 			}
 		}
+		// Set only once deleted: the report says what was done.
+		res.Entry = &entry
 	}
 	after := awsauth.Decode(res.Write.After).Set()
 	e := Effect{Principal: req.ARN,
