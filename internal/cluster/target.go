@@ -121,19 +121,28 @@ func (t *Target) Kubernetes(ctx context.Context) (kubernetes.Interface, error) {
 	return cs, nil
 }
 
-// Store is the cluster's aws-auth.
+// Store is the cluster's aws-auth, for writing.
 func (t *Target) Store(ctx context.Context) (*awsauth.Store, error) {
-	cs, err := t.Kubernetes(ctx)
+	s, err := t.readStore(ctx)
 	if err != nil {
 		return nil, err
 	}
-	s := awsauth.NewStore(cs.CoreV1().ConfigMaps(awsauth.Namespace))
-	// Every backup names who wrote it (rollback --list shows it); unknown
-	// stays empty rather than failing a read-only command.
+	// Every backup names who wrote it (rollback --list shows it). The
+	// lookup is the guard's, made once per target; unknown stays empty.
 	if caller, err := t.Caller(ctx); err == nil {
 		s.Backup.Writer = caller
 	}
 	return s, nil
+}
+
+// readStore is aws-auth for reading: no writer to name, so no lookup of
+// the caller (get, audit and explain make no extra request).
+func (t *Target) readStore(ctx context.Context) (*awsauth.Store, error) {
+	cs, err := t.Kubernetes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return awsauth.NewStore(cs.CoreV1().ConfigMaps(awsauth.Namespace)), nil
 }
 
 // AccessEntries is a client for the cluster's access entries; only for an
@@ -144,7 +153,7 @@ func (t *Target) AccessEntries() *accessentry.Client {
 
 // LoadAWSAuth reads aws-auth.
 func (t *Target) LoadAWSAuth(ctx context.Context) (*awsauth.Snapshot, error) {
-	store, err := t.Store(ctx)
+	store, err := t.readStore(ctx)
 	if err != nil {
 		return nil, err
 	}
