@@ -33,12 +33,14 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	awsarn "github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/iammap/iammap/accessentry"
 	"github.com/iammap/iammap/internal/accesspolicy"
+	"github.com/iammap/iammap/internal/devstack/awscreds"
 	"github.com/iammap/iammap/internal/devstack/eksemu"
 	"github.com/iammap/iammap/internal/ekstoken"
 	"github.com/iammap/iammap/internal/explain"
@@ -116,6 +118,18 @@ func (p Principal) Identity() (Identity, error) {
 	return c, nil
 }
 
+// Key is p's credentials as the stack's credential registry holds them.
+func (p Principal) Key() awscreds.Key {
+	return awscreds.Key{AccessKeyID: p.AccessKeyID, SecretAccessKey: p.SecretAccessKey, Name: p.Name, ARN: p.ARN, SessionName: p.SessionName}
+}
+
+// PrincipalOf is the principal a registered key acts for: a static key's
+// principal, or for a session the assumed role with the session's name,
+// whose Identity is then the assumed-role caller STS reports.
+func PrincipalOf(k awscreds.Key) Principal {
+	return Principal{Name: k.Name, AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey, ARN: k.ARN, SessionName: k.SessionName}
+}
+
 func (p Principal) caller() (caller, error) {
 	id, err := p.Identity()
 	return caller{principal: p, Identity: id}, err
@@ -123,9 +137,15 @@ func (p Principal) caller() (caller, error) {
 
 // Handler serves /authenticate and /authorize for one cluster.
 type Handler struct {
-	Cluster    string
+	Cluster string
+	// Principals are the accepted static identities when Credentials is nil.
 	Principals []Principal
-	EKS        *eksemu.Server
+	// Credentials, when set, is the registry tokens are checked against
+	// (static keys and sessions, possibly shared with other stacks);
+	// Principals are then ignored: register them there.
+	Credentials *awscreds.Registry
+	credsOnce   sync.Once
+	EKS         *eksemu.Server
 	// CreatorARN is the cluster creator: admin in CONFIG_MAP mode without
 	// appearing in aws-auth, as on EKS.
 	CreatorARN string
@@ -166,18 +186,24 @@ func (h *Handler) logf(format string, a ...any) {
 	}
 }
 
-func (h *Handler) secret(akid string) (string, bool) {
-	p, ok := h.principal(akid)
-	return p.SecretAccessKey, ok
-}
-
-func (h *Handler) principal(akid string) (Principal, bool) {
-	for _, p := range h.Principals {
-		if p.AccessKeyID == akid {
-			return p, true
+// credentials is the registry keys are looked up in: Credentials, or one
+// made once from Principals.
+func (h *Handler) credentials() *awscreds.Registry {
+	h.credsOnce.Do(func() {
+		if h.Credentials != nil {
+			return
 		}
-	}
-	return Principal{}, false
+		reg := awscreds.New()
+		for _, p := range h.Principals {
+			// Principals with one key id and other secrets: the first is kept
+			// (a configuration mistake, logged rather than fatal here).
+			if err := reg.Add(p.Key()); err != nil {
+				h.logf("principals: %v", err)
+			}
+		}
+		h.Credentials = reg
+	})
+	return h.Credentials
 }
 
 // Extra keys EKS puts on authenticated users; iammap's authorizer reads principalArn.
@@ -211,12 +237,11 @@ func (h *Handler) review(ctx context.Context, token string) authnv1.TokenReviewS
 	if h.now != nil {
 		now = h.now
 	}
-	claims, err := h.verifyToken(ctx, token, now())
+	claims, key, err := h.verifyToken(ctx, token, now())
 	if err != nil {
 		return deny(err.Error())
 	}
-	p, _ := h.principal(claims.AccessKeyID)
-	c, err := p.caller()
+	c, err := PrincipalOf(key).caller()
 	if err != nil {
 		return deny(err.Error())
 	}
@@ -237,9 +262,10 @@ func (h *Handler) review(ctx context.Context, token string) authnv1.TokenReviewS
 // verifyToken accepts what EKS accepts: the token passes
 // aws-iam-authenticator's rules (tokenRules), then what STS would check of
 // the presigned URL, done locally with the stack's keys: the signature
-// (over the cluster header), its age, and a credential scope in the
-// endpoint's region.
-func (h *Handler) verifyToken(ctx context.Context, token string, now time.Time) (ekstoken.Claims, error) {
+// (over the cluster header), its age, a credential scope in the
+// endpoint's region, and for a session's key its session token and expiry.
+// It returns the claims and the registered key that signed.
+func (h *Handler) verifyToken(ctx context.Context, token string, now time.Time) (ekstoken.Claims, awscreds.Key, error) {
 	rules := tokenRules{partition: h.Partition, region: h.Region}
 	if rules.partition == "" {
 		rules.partition = "aws"
@@ -250,30 +276,36 @@ func (h *Handler) verifyToken(ctx context.Context, token string, now time.Time) 
 	if h.LocalSTS != "" {
 		u, err := url.Parse(h.LocalSTS)
 		if err != nil {
-			return ekstoken.Claims{}, fmt.Errorf("the stack's STS endpoint %q: %w", h.LocalSTS, err)
+			return ekstoken.Claims{}, awscreds.Key{}, fmt.Errorf("the stack's STS endpoint %q: %w", h.LocalSTS, err)
 		}
 		rules.localSTS = u
 	}
 	p, err := rules.check(token, now)
 	if err != nil {
-		return ekstoken.Claims{}, err
+		return ekstoken.Claims{}, awscreds.Key{}, err
 	}
-	claims, err := ekstoken.Verify(ctx, token, h.Cluster, h.secret, now)
+	claims, err := ekstoken.Verify(ctx, token, h.Cluster, h.credentials().Secret, now)
 	if err != nil {
-		return ekstoken.Claims{}, fmt.Errorf("STS would refuse the token: %w", err)
+		return ekstoken.Claims{}, awscreds.Key{}, fmt.Errorf("STS would refuse the token: %w", err)
 	}
 	// The authenticator lets through hosts of regions that do not exist
 	// (sts.evil.amazonaws.com): on EKS the STS call then fails.
 	if !p.Local && !partitionRegion(rules.partition, p.EndpointRegion) {
-		return ekstoken.Claims{}, fmt.Errorf("STS would not answer: %s is not an STS endpoint of partition %s", p.URL.Host, rules.partition)
+		return ekstoken.Claims{}, awscreds.Key{}, fmt.Errorf("STS would not answer: %s is not an STS endpoint of partition %s", p.URL.Host, rules.partition)
 	}
 	// STS refuses a signature scoped to another region than the endpoint's
 	// ("Credential should be scoped to a valid region"); the local STS, like
 	// stsemu, also takes the global endpoint's region.
 	if claims.Region != p.EndpointRegion && !(p.Local && claims.Region == globalSTSRegion) {
-		return ekstoken.Claims{}, fmt.Errorf("STS would refuse the token: signed for region %s at %s, whose region is %s", claims.Region, p.URL.Host, p.EndpointRegion)
+		return ekstoken.Claims{}, awscreds.Key{}, fmt.Errorf("STS would refuse the token: signed for region %s at %s, whose region is %s", claims.Region, p.URL.Host, p.EndpointRegion)
 	}
-	return claims, nil
+	// ekstoken.Verify signs with whatever token the URL carries; STS also
+	// requires it to be the session's own, and the session alive.
+	key, err := h.credentials().Check(claims.AccessKeyID, p.URL.Query().Get("X-Amz-Security-Token"), now)
+	if err != nil {
+		return ekstoken.Claims{}, awscreds.Key{}, fmt.Errorf("STS would refuse the token: %w", err)
+	}
+	return claims, key, nil
 }
 
 // resolve maps a caller with EKS's precedence and says which source

@@ -197,7 +197,7 @@ func TestVerifyTokenRefusesWhatEKSRefuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h.LocalSTS = tt.localSTS
-			c, err := h.verifyToken(context.Background(), tt.token, time.Now())
+			c, _, err := h.verifyToken(context.Background(), tt.token, time.Now())
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Fatalf("refused: %v", err)

@@ -1,28 +1,34 @@
 // Package stsemu is the local stack's STS: GetCallerIdentity of the STS
-// query API, the call eksctl and other tools make first, for the stack's
-// principals.
+// query API, the call eksctl and other tools make first, and AssumeRole
+// for the stack's assumable roles (Role), so cross-account runs can be
+// tested with real sessions.
 //
 // A request is POST / with the form body Action=GetCallerIdentity&
 // Version=2011-06-15 (what aws-sdk-go-v2 and the AWS CLI send: STS speaks
 // the query protocol only, form in and XML out), or the same parameters in
 // the query string. It must be SigV4-signed in its Authorization header with
-// a principal's access key, for service sts and the stack's region (or
-// us-east-1, the global endpoint's); the signature is recomputed with the
-// principal's secret. The answer is STS's XML with the caller's ARN, UserId
-// and account as authwebhook.Principal.Identity derives them (the same
-// identity the token webhook hands aws-iam-authenticator); errors are STS's
-// ErrorResponse XML: InvalidClientTokenId for an unknown key,
+// a key of the server's credential registry (awscreds: a principal's static
+// key, or a session's with its X-Amz-Security-Token), for service sts and
+// the stack's region (or us-east-1, the global endpoint's); the signature is
+// recomputed with the key's secret. GetCallerIdentity answers STS's XML
+// with the caller's ARN, UserId and account as
+// authwebhook.Principal.Identity derives them (the same identity the token
+// webhook hands aws-iam-authenticator; a session's caller is its assumed
+// role). AssumeRole (RoleArn, RoleSessionName, ExternalId, DurationSeconds)
+// checks STS's parameter rules (ValidationError), then the role's trust
+// (AccessDenied, the same for a role that is not assumable), and issues a
+// session into the registry, valid wherever the registry is shared.
+// Errors are STS's ErrorResponse XML: InvalidClientTokenId for an unknown
+// key or a wrong session token, ExpiredToken for an expired session,
 // SignatureDoesNotMatch for a wrong signature or an expired one,
 // MissingAuthenticationToken without a signature, InvalidAction otherwise.
 package stsemu
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -30,12 +36,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/iammap/iammap/internal/devstack/awsquery"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/iammap/iammap/internal/devstack/authwebhook"
-	"github.com/iammap/iammap/internal/ekstoken"
+	"github.com/iammap/iammap/internal/devstack/awscreds"
+	"github.com/iammap/iammap/internal/devstack/awsquery"
 )
 
 const (
@@ -46,24 +49,67 @@ const (
 	maxBody      = 1 << 20
 )
 
-// Server answers GetCallerIdentity for a fixed set of principals.
+// Server answers GetCallerIdentity and AssumeRole for the keys of a
+// credential registry.
 type Server struct {
-	region     string
-	principals map[string]authwebhook.Principal // by access key id
-	now        func() time.Time
+	region string
+	creds  *awscreds.Registry
+	roles  map[string]Role // by ARN
+	now    func() time.Time
 }
 
-// New returns an STS for region (default us-west-2) that knows principals.
+// Options configure NewServer.
+type Options struct {
+	Region string // default us-west-2
+	// Principals are static identities, added to Credentials.
+	Principals []authwebhook.Principal
+	// Roles are the roles AssumeRole may assume.
+	Roles []Role
+	// Credentials is the registry requests are checked against and
+	// sessions are issued into; nil: a new one. Share one between servers
+	// (and the EKS emulator and token webhook) for their keys and sessions
+	// to be valid at all of them.
+	Credentials *awscreds.Registry
+}
+
+// New returns an STS for region (default us-west-2) that knows principals
+// and assumes no role. Principals with one key id and other secrets: the
+// first wins.
 func New(region string, principals []authwebhook.Principal) *Server {
-	if region == "" {
-		region = "us-west-2"
-	}
-	s := &Server{region: region, principals: map[string]authwebhook.Principal{}, now: time.Now}
+	reg := awscreds.New()
 	for _, p := range principals {
-		s.principals[p.AccessKeyID] = p
+		_ = reg.Add(p.Key()) // a clash keeps the first, as documented
 	}
+	s, _ := NewServer(Options{Region: region, Credentials: reg}) // cannot fail without roles or principals
 	return s
 }
+
+// NewServer returns an STS configured by o. It fails on a role that is not
+// an IAM role ARN or on principals that clash in Credentials.
+func NewServer(o Options) (*Server, error) {
+	if o.Region == "" {
+		o.Region = "us-west-2"
+	}
+	if o.Credentials == nil {
+		o.Credentials = awscreds.New()
+	}
+	for _, p := range o.Principals {
+		if err := o.Credentials.Add(p.Key()); err != nil {
+			return nil, fmt.Errorf("sts principals: %w", err)
+		}
+	}
+	s := &Server{region: o.Region, creds: o.Credentials, roles: map[string]Role{}, now: time.Now}
+	for _, r := range o.Roles {
+		if err := r.validate(); err != nil {
+			return nil, err
+		}
+		s.roles[r.ARN] = r
+	}
+	return s, nil
+}
+
+// Credentials is the registry the server checks callers against.
+func (s *Server) Credentials() *awscreds.Registry { return s.creds }
 
 // stsError is an STS error answer.
 type stsError struct {
@@ -71,14 +117,24 @@ type stsError struct {
 	code, message string
 }
 
-var (
-	errMissingAuth = &stsError{http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token"}
-	errSignature   = &stsError{http.StatusForbidden, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."}
-	errUnknownKey  = &stsError{http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid."}
-)
-
-func errIncomplete(msg string) *stsError {
-	return &stsError{http.StatusBadRequest, "IncompleteSignature", msg}
+// authError is the STS answer to a refused signature or key.
+func authError(err error) *stsError {
+	var e *awscreds.Error
+	if !errors.As(err, &e) {
+		return &stsError{http.StatusInternalServerError, "InternalFailure", err.Error()}
+	}
+	switch e.Kind {
+	case awscreds.ErrMissingAuth:
+		return &stsError{http.StatusForbidden, "MissingAuthenticationToken", e.Message}
+	case awscreds.ErrIncomplete:
+		return &stsError{http.StatusBadRequest, "IncompleteSignature", e.Message}
+	case awscreds.ErrUnknownKey:
+		return &stsError{http.StatusForbidden, "InvalidClientTokenId", e.Message}
+	case awscreds.ErrExpiredToken:
+		return &stsError{http.StatusForbidden, "ExpiredToken", e.Message}
+	default:
+		return &stsError{http.StatusForbidden, "SignatureDoesNotMatch", e.Message}
+	}
 }
 
 // ServeHTTP answers one query-protocol request.
@@ -101,23 +157,35 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			params[k] = append(params[k], v...)
 		}
 	}
-	p, serr := s.authenticate(r.Context(), r, body)
-	if serr != nil {
-		s.fail(w, requestID, serr)
+	key, err := s.creds.Verify(r.Context(), r, body, awscreds.Scope{Service: "sts", Regions: []string{s.region, globalRegion}}, s.now())
+	if err != nil {
+		s.fail(w, requestID, authError(err))
 		return
 	}
-	if action := params.Get("Action"); action != "GetCallerIdentity" || params.Get("Version") != apiVersion {
-		s.fail(w, requestID, &stsError{http.StatusBadRequest, "InvalidAction", fmt.Sprintf("Could not find operation %s for version %s", action, params.Get("Version"))})
-		return
-	}
-	id, err := p.Identity()
+	id, err := authwebhook.PrincipalOf(key).Identity()
 	if err != nil {
 		s.fail(w, requestID, &stsError{http.StatusInternalServerError, "InternalFailure", err.Error()})
 		return
 	}
-	resp := getCallerIdentityResponse{Xmlns: xmlns}
-	resp.Result.Arn, resp.Result.UserID, resp.Result.Account = id.ARN, id.UserID, id.Account
-	resp.Metadata.RequestID = requestID
+	var resp any
+	var serr *stsError
+	switch action := params.Get("Action"); {
+	case params.Get("Version") != apiVersion:
+		serr = &stsError{http.StatusBadRequest, "InvalidAction", fmt.Sprintf("Could not find operation %s for version %s", action, params.Get("Version"))}
+	case action == "GetCallerIdentity":
+		r := getCallerIdentityResponse{Xmlns: xmlns}
+		r.Result.Arn, r.Result.UserID, r.Result.Account = id.ARN, id.UserID, id.Account
+		r.Metadata.RequestID = requestID
+		resp = r
+	case action == "AssumeRole":
+		resp, serr = s.assumeRole(r.Context(), key, id, params, requestID)
+	default:
+		serr = &stsError{http.StatusBadRequest, "InvalidAction", fmt.Sprintf("Could not find operation %s for version %s", action, params.Get("Version"))}
+	}
+	if serr != nil {
+		s.fail(w, requestID, serr)
+		return
+	}
 	w.Header().Set("Content-Type", "text/xml")
 	_ = xml.NewEncoder(w).Encode(resp)
 }
@@ -137,106 +205,6 @@ type getCallerIdentityResponse struct {
 
 func (s *Server) fail(w http.ResponseWriter, requestID string, e *stsError) {
 	awsquery.WriteError(w, e.status, xmlns, e.code, e.message, requestID)
-}
-
-// authorization is a parsed SigV4 Authorization header.
-type authorization struct {
-	accessKeyID, date, region, service string
-	signedHeaders                      []string
-	signature                          string
-}
-
-func parseAuthorization(h string) (authorization, *stsError) {
-	const algorithm = "AWS4-HMAC-SHA256 "
-	rest, ok := strings.CutPrefix(h, algorithm)
-	if !ok {
-		return authorization{}, errIncomplete("Authorization header requires the AWS4-HMAC-SHA256 algorithm.")
-	}
-	var a authorization
-	var credential string
-	for _, part := range strings.Split(rest, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
-		switch k {
-		case "Credential":
-			credential = v
-		case "SignedHeaders":
-			a.signedHeaders = strings.Split(v, ";")
-		case "Signature":
-			a.signature = v
-		}
-	}
-	scope := strings.Split(credential, "/")
-	if len(scope) != 5 || scope[4] != "aws4_request" || a.signature == "" || len(a.signedHeaders) == 0 {
-		return authorization{}, errIncomplete("Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters and a credential scope of KEY/DATE/REGION/SERVICE/aws4_request. Authorization=" + h)
-	}
-	a.accessKeyID, a.date, a.region, a.service = scope[0], scope[1], scope[2], scope[3]
-	return a, nil
-}
-
-// authenticate checks r's SigV4 header signature over its body and returns
-// the principal that signed it. The signature is recomputed, as
-// ekstoken.Verify does for a presigned URL, by the SDK's signer over the
-// same method, path, query and the headers the client signed, with the
-// principal's secret, at the client's X-Amz-Date.
-func (s *Server) authenticate(ctx context.Context, r *http.Request, body []byte) (authwebhook.Principal, *stsError) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		return authwebhook.Principal{}, errMissingAuth
-	}
-	a, serr := parseAuthorization(h)
-	if serr != nil {
-		return authwebhook.Principal{}, serr
-	}
-	p, ok := s.principals[a.accessKeyID]
-	if !ok {
-		return authwebhook.Principal{}, errUnknownKey
-	}
-	if a.service != "sts" {
-		return authwebhook.Principal{}, &stsError{http.StatusForbidden, "SignatureDoesNotMatch", "Credential should be scoped to correct service: 'sts'. "}
-	}
-	if a.region != s.region && a.region != globalRegion {
-		return authwebhook.Principal{}, &stsError{http.StatusForbidden, "SignatureDoesNotMatch", "Credential should be scoped to a valid region. "}
-	}
-	amzDate := r.Header.Get("X-Amz-Date")
-	signedAt, err := time.Parse("20060102T150405Z", amzDate)
-	if err != nil || !strings.HasPrefix(amzDate, a.date) {
-		return authwebhook.Principal{}, errIncomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header that matches the credential scope's date.")
-	}
-	if now := s.now(); now.Sub(signedAt) > ekstoken.Validity || signedAt.Sub(now) > ekstoken.Validity {
-		return authwebhook.Principal{}, &stsError{http.StatusForbidden, "SignatureDoesNotMatch",
-			fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 15 min.)", amzDate, now.Add(-ekstoken.Validity).UTC().Format("20060102T150405Z"), now.UTC().Format("20060102T150405Z"))}
-	}
-	// The same request, carrying only what the client signed.
-	u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
-	resign, err := http.NewRequestWithContext(ctx, r.Method, u.String(), bytes.NewReader(body))
-	if err != nil {
-		return authwebhook.Principal{}, errSignature
-	}
-	resign.ContentLength = 0
-	var sessionToken string
-	for _, name := range a.signedHeaders {
-		switch name {
-		case "host":
-		case "content-length":
-			resign.ContentLength = int64(len(body))
-		case "x-amz-security-token":
-			sessionToken = r.Header.Get(name)
-		default:
-			if vs, ok := r.Header[http.CanonicalHeaderKey(name)]; ok {
-				resign.Header[http.CanonicalHeaderKey(name)] = vs
-			}
-		}
-	}
-	sum := sha256.Sum256(body)
-	creds := aws.Credentials{AccessKeyID: p.AccessKeyID, SecretAccessKey: p.SecretAccessKey, SessionToken: sessionToken}
-	if err := v4.NewSigner().SignHTTP(ctx, creds, resign, hex.EncodeToString(sum[:]), "sts", a.region, signedAt); err != nil {
-		return authwebhook.Principal{}, errSignature
-	}
-	got, serr := parseAuthorization(resign.Header.Get("Authorization"))
-	if serr != nil || got.signature != a.signature {
-		return authwebhook.Principal{}, errSignature
-	}
-	return p, nil
 }
 
 func newRequestID() string {

@@ -135,7 +135,7 @@ func TestWire(t *testing.T) {
 	if status != 200 || !strings.HasPrefix(body, wantPrefix) {
 		t.Errorf("form body: %d %s", status, body)
 	}
-	status, body = do(signed("POST", "", "Action=AssumeRole&Version=2011-06-15", now))
+	status, body = do(signed("POST", "", "Action=GetSessionToken&Version=2011-06-15", now))
 	if status != 400 || !strings.Contains(body, "<Code>InvalidAction</Code>") {
 		t.Errorf("other action: %d %s", status, body)
 	}
