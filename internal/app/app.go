@@ -405,6 +405,8 @@ func flagBool(c *cli.Context, name string) bool {
 type ui struct {
 	stderr io.Writer
 	level  int
+	// prefix names the cluster in a fleet run ("cluster NAME: ").
+	prefix string
 }
 
 func newUI(c *cli.Context) *ui {
@@ -413,19 +415,19 @@ func newUI(c *cli.Context) *ui {
 
 func (u *ui) info(format string, a ...any) {
 	if u.level >= levelInfo {
-		fmt.Fprintln(u.stderr, output.SafeText(fmt.Sprintf("iammap: "+format, a...)))
+		fmt.Fprintln(u.stderr, output.SafeText("iammap: "+u.prefix+fmt.Sprintf(format, a...)))
 	}
 }
 
 func (u *ui) warn(format string, a ...any) {
 	if u.level >= levelWarning {
-		fmt.Fprintln(u.stderr, output.SafeText(fmt.Sprintf("iammap: warning: "+format, a...)))
+		fmt.Fprintln(u.stderr, output.SafeText("iammap: warning: "+u.prefix+fmt.Sprintf(format, a...)))
 	}
 }
 
 func (u *ui) debug(format string, a ...any) {
 	if u.level >= levelDebug {
-		fmt.Fprintln(u.stderr, output.SafeText(fmt.Sprintf("iammap: "+format, a...)))
+		fmt.Fprintln(u.stderr, output.SafeText("iammap: "+u.prefix+fmt.Sprintf(format, a...)))
 	}
 }
 

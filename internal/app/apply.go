@@ -23,11 +23,11 @@ func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)
 func (e exitStatus) ExitCode() int { return int(e) }
 
 func fileFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "filename", Aliases: []string{"f", "config-file"}, Required: true, Usage: "access `FILE` (see README: the declarative format), or an eksctl ClusterConfig (docs/eksctl-config.md)"},
 		&cli.BoolFlag{Name: "prune", Usage: "also remove mappings, access entries and policy associations that are not in the file"},
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "text or json"},
-	}
+	}, fleetFlags()...)
 }
 
 func diffCommand() *cli.Command {
@@ -69,6 +69,12 @@ func runConverge(c *cli.Context, write bool) error {
 	targets, err := file.Targets()
 	if err != nil {
 		return err
+	}
+	if err := checkFleetFlags(c, isFleet(c, file)); err != nil {
+		return err
+	}
+	if isFleet(c, file) {
+		return runFleetConverge(c, u, file, targets, write, format)
 	}
 	if file.ClusterConfig {
 		// As with the nouns' -f: the file's metadata names the cluster.
@@ -125,7 +131,7 @@ func interrupted(c *cli.Context, err error) error {
 // convergeOne connects to one cluster of the file (or the flags') and
 // converges it.
 func convergeOne(c *cli.Context, u *ui, want desired.Target, write bool) (*cluster.Plan, error) {
-	t, err := connect(c, u, connectOptions(c, want.Name, want.Region))
+	t, err := connect(c, u, targetOptions(c, want, nil))
 	if err != nil {
 		return nil, err
 	}

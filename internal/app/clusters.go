@@ -6,8 +6,10 @@ import (
 	"text/tabwriter"
 
 	"github.com/iammap/iammap/internal/desired"
+	"github.com/iammap/iammap/internal/eksconn"
 	"github.com/iammap/iammap/internal/fleet"
 	"github.com/iammap/iammap/internal/output"
+	"github.com/iammap/iammap/mapping"
 	"github.com/urfave/cli/v2"
 )
 
@@ -49,8 +51,27 @@ func clustersCommand() *cli.Command {
 			if err != nil {
 				return withHint(badFlags("%v", err), "--clusters takes cluster names or globs from the file, comma-separated")
 			}
+			byName := map[string]desired.Cluster{}
+			for _, cl := range file.Clusters {
+				byName[cl.Name] = cl
+			}
 			if format == output.JSON {
-				b, err := json.Marshal(selected)
+				// The matrix carries how each cluster is reached, so a job
+				// can pick its credentials (matrix.roleArn) before iammap runs.
+				type matrixEntry struct {
+					Name    string `json:"cluster"`
+					Account string `json:"account,omitempty"`
+					desired.Connection
+				}
+				entries := []matrixEntry{}
+				for _, sel := range selected {
+					e := matrixEntry{Name: sel.Name, Connection: byName[sel.Name].Connection}
+					if p, _, err := mapping.ParsePrincipal(e.RoleARN); err == nil {
+						e.Account = p.Account
+					}
+					entries = append(entries, e)
+				}
+				b, err := json.Marshal(entries)
 				if err != nil {
 					return err
 				}
@@ -58,9 +79,14 @@ func clustersCommand() *cli.Command {
 				return err
 			}
 			w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(w, "CLUSTER\tREGION")
-			for _, cl := range selected {
-				fmt.Fprintf(w, "%s\t%s\n", cl.Name, cl.Region)
+			fmt.Fprintln(w, "CLUSTER\tREGION\tREACHED WITH")
+			for _, sel := range selected {
+				conn := byName[sel.Name].Connection
+				via := eksconn.Identity{Profile: conn.Profile, RoleARN: conn.RoleARN, ExternalID: conn.ExternalID}.String()
+				if conn.Context != "" {
+					via = "kubeconfig context " + conn.Context
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\n", output.Safe(sel.Name), dash(sel.Region), output.Safe(via))
 			}
 			return w.Flush()
 		},

@@ -2,6 +2,8 @@ package app
 
 import (
 	"github.com/iammap/iammap/internal/cluster"
+	"github.com/iammap/iammap/internal/desired"
+	"github.com/iammap/iammap/internal/eksconn"
 	"github.com/iammap/iammap/mapping"
 	"github.com/urfave/cli/v2"
 )
@@ -39,6 +41,29 @@ func connectOptions(c *cli.Context, name, region string) cluster.Options {
 	}
 	return cluster.Options{Cluster: name, Region: region, Profile: flagString(c, "profile"), EndpointURL: flagString(c, "endpoint-url"),
 		Kubeconfig: flagString(c, "kubeconfig"), Context: flagString(c, "context")}
+}
+
+// targetOptions reaches one cluster of an access file: its own connection
+// fields first, the command line's flags for what it leaves out. A file
+// without clusters (want.Name empty) leaves everything to the flags.
+func targetOptions(c *cli.Context, want desired.Target, sessions *eksconn.Sessions) cluster.Options {
+	conn := want.Connection
+	if conn.Context != "" {
+		return cluster.Options{Kubeconfig: flagString(c, "kubeconfig"), Context: conn.Context}
+	}
+	o := connectOptions(c, want.Name, conn.Region)
+	o.Sessions = sessions
+	if want.Name == "" {
+		return o
+	}
+	if conn.Profile != "" {
+		o.Profile = conn.Profile
+	}
+	if conn.EndpointURL != "" {
+		o.EndpointURL = conn.EndpointURL
+	}
+	o.RoleARN, o.ExternalID = conn.RoleARN, conn.ExternalID
+	return o
 }
 
 // connect reaches the cluster o selects and says which with --verbose.

@@ -26,6 +26,10 @@ type Options struct {
 	Cluster, Region, Profile string
 	// EndpointURL overrides the EKS endpoint.
 	EndpointURL string
+	// RoleARN (with ExternalID) is assumed to reach the cluster.
+	RoleARN, ExternalID string
+	// Sessions shares AWS credentials between the targets of one run.
+	Sessions *eksconn.Sessions
 	// Kubeconfig and Context pick the kubeconfig when Cluster is empty.
 	Kubeconfig, Context string
 }
@@ -63,7 +67,8 @@ func Connect(ctx context.Context, o Options) (*Target, error) {
 		}
 		return FromKubeconfig(conn), nil
 	}
-	conn, err := eksconn.Connect(ctx, eksconn.Options{Cluster: o.Cluster, Region: o.Region, Profile: o.Profile, EndpointURL: o.EndpointURL})
+	conn, err := eksconn.Connect(ctx, eksconn.Options{Cluster: o.Cluster, Region: o.Region, Profile: o.Profile, EndpointURL: o.EndpointURL,
+		RoleARN: o.RoleARN, ExternalID: o.ExternalID, Sessions: o.Sessions})
 	if err != nil {
 		return nil, err
 	}

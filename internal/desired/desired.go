@@ -19,6 +19,17 @@
 //	    accessPolicies: [{policy: AmazonEKSViewPolicy, namespaces: [a, b]}]
 //	clusters:                # optional; each adds its own awsAuth and accessEntries
 //	  - {name: prod, region: us-west-2, accessEntries: [...]}
+//	  - name: prod-eu          # reached with its own identity (see Connection)
+//	    region: eu-west-1
+//	    roleArn: arn:aws:iam::444455556666:role/iammap-deployer
+//	    externalId: platform
+//
+// # Fleets
+//
+// A file with clusters is a fleet: `iammap diff|apply|audit -f FILE` runs
+// every cluster it lists (package fleet). Each cluster may say how it is
+// reached (Connection): region, AWS profile, a role to assume, the EKS
+// endpoint, or a kubeconfig context for a cluster reached without EKS.
 package desired
 
 import (
@@ -60,13 +71,76 @@ type File struct {
 	ClusterConfig bool `yaml:"-"`
 }
 
-// Cluster adds cluster-specific mappings to the file's common ones.
+// Cluster adds cluster-specific mappings to the file's common ones, and
+// says how the cluster is reached.
 type Cluster struct {
-	Name          string        `yaml:"name"`
-	Region        string        `yaml:"region,omitempty"`
+	Name          string `yaml:"name"`
+	Connection    `yaml:",inline"`
 	AWSAuth       *AWSAuth      `yaml:"awsAuth,omitempty"`
 	AccessEntries []AccessEntry `yaml:"accessEntries,omitempty"`
 }
+
+// Connection is how iammap reaches one cluster of a fleet. Every field is
+// optional; an empty one falls back to the command line's flag (--region,
+// --profile, --endpoint-url) and then to the AWS SDK's own chain.
+type Connection struct {
+	Region string `yaml:"region,omitempty" json:"region,omitempty"`
+	// Profile is a profile of the shared AWS config files.
+	Profile string `yaml:"profile,omitempty" json:"profile,omitempty"`
+	// RoleARN is assumed (STS AssumeRole, session name iammap-...) with the
+	// profile's or the environment's credentials, typically a deployer role
+	// in the cluster's account. Clusters with the same profile, role and
+	// external id share one session.
+	RoleARN    string `yaml:"roleArn,omitempty" json:"roleArn,omitempty"`
+	ExternalID string `yaml:"externalId,omitempty" json:"externalId,omitempty"`
+	// EndpointURL is the EKS API endpoint (a VPC endpoint, or a local stack).
+	EndpointURL string `yaml:"endpointUrl,omitempty" json:"endpointUrl,omitempty"`
+	// Context is a kubeconfig context: the cluster is reached through the
+	// kubeconfig (--kubeconfig, $KUBECONFIG, ~/.kube/config) without EKS,
+	// so only aws-auth is managed. It excludes every AWS field.
+	Context string `yaml:"context,omitempty" json:"context,omitempty"`
+}
+
+var (
+	externalIDPattern  = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
+	contextForbids     = []string{"profile", "roleArn", "externalId", "endpointUrl"}
+	endpointURLPattern = regexp.MustCompile(`^https?://[^\s/]+`)
+)
+
+// check refuses a connection that cannot be what the file means.
+func (c Connection) check() error {
+	if c.Context != "" {
+		for i, v := range []string{c.Profile, c.RoleARN, c.ExternalID, c.EndpointURL} {
+			if v != "" {
+				return fmt.Errorf("context %q reaches the cluster through the kubeconfig; %s is for clusters reached through EKS: drop one of them", c.Context, contextForbids[i])
+			}
+		}
+	}
+	if c.ExternalID != "" && c.RoleARN == "" {
+		return fmt.Errorf("externalId is sent when assuming roleArn, and roleArn is not set")
+	}
+	if n := len(c.ExternalID); n > 0 && (n < 2 || n > 1224 || !externalIDPattern.MatchString(c.ExternalID)) {
+		return fmt.Errorf("externalId: STS takes 2 to 1224 characters of letters, digits and +=,.@:/-")
+	}
+	if c.RoleARN != "" {
+		p, _, err := mapping.ParsePrincipal(c.RoleARN)
+		if err != nil {
+			return fmt.Errorf("roleArn: %w", err)
+		}
+		if p.Kind != mapping.KindRole || strings.Contains(c.RoleARN, ":assumed-role/") {
+			return fmt.Errorf("roleArn: %s is not an IAM role (arn:aws:iam::ACCOUNT:role/NAME)", c.RoleARN)
+		}
+	}
+	if c.EndpointURL != "" && !endpointURLPattern.MatchString(c.EndpointURL) {
+		return fmt.Errorf("endpointUrl %q: want an http(s) URL such as https://eks.eu-west-1.amazonaws.com", c.EndpointURL)
+	}
+	if c.Region != "" && !regionPattern.MatchString(c.Region) {
+		return fmt.Errorf("region %q is not an AWS region name such as eu-west-1", c.Region)
+	}
+	return nil
+}
+
+var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
 
 // AWSAuth mirrors the ConfigMap's three keys.
 type AWSAuth struct {
@@ -108,9 +182,10 @@ type AccessPolicy struct {
 
 // Target is what one cluster should look like.
 type Target struct {
-	// Name and Region are empty for a file without clusters: the cluster
-	// then comes from the command line.
-	Name, Region  string
+	// Name and Connection are empty for a file without clusters: the
+	// cluster then comes from the command line.
+	Name          string
+	Connection    Connection
 	AWSAuth       awsauth.Desired
 	AccessEntries []accessentry.Spec
 	// Notes explain rewrites made while reading (role paths, sessions).
@@ -204,6 +279,9 @@ func parse(b []byte) (*File, error) {
 			return nil, fmt.Errorf("%w: clusters[%d]: cluster %s is listed twice", ErrInvalid, i, c.Name)
 		}
 		names[c.Name] = true
+		if err := c.Connection.check(); err != nil {
+			return nil, fmt.Errorf("%w: clusters[%d] (%s): %v", ErrInvalid, i, c.Name, err)
+		}
 	}
 	// Resolve every target once, so every content error surfaces at load.
 	if _, err := f.Targets(); err != nil {
@@ -229,7 +307,7 @@ func (f *File) Targets() ([]Target, error) {
 		if err != nil {
 			return nil, err
 		}
-		t.Name, t.Region = c.Name, c.Region
+		t.Name, t.Connection = c.Name, c.Connection
 		out = append(out, t)
 	}
 	return out, nil

@@ -117,7 +117,7 @@ func TestTargetsMergeCommonAndClusterEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(prod.AccessEntries) != 3 || prod.Region != "eu-west-1" || prod.AccessEntries[0].Policies[0].ARN != "AmazonEKSClusterAdminPolicy" {
+	if len(prod.AccessEntries) != 3 || prod.Connection.Region != "eu-west-1" || prod.AccessEntries[0].Policies[0].ARN != "AmazonEKSClusterAdminPolicy" {
 		t.Errorf("prod = %+v", prod)
 	}
 	if _, err := f.Target("nope"); err == nil {

@@ -19,7 +19,7 @@ import (
 // apply leaves one entry per principal named, and a principal listed twice
 // is an error, as in an access file.
 func FromClusterConfig(c *eksctlconfig.Config) (*File, error) {
-	cl := Cluster{Name: c.Name, Region: c.Region}
+	cl := Cluster{Name: c.Name, Connection: Connection{Region: c.Region}}
 	var a AWSAuth
 	for i, m := range c.IAMIdentityMappings {
 		switch {

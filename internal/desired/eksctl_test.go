@@ -51,8 +51,8 @@ nodeGroups: [{name: ng}]
 		t.Fatalf("Targets = %v, %v", targets, err)
 	}
 	tg := targets[0]
-	if tg.Name != "prod" || tg.Region != "eu-west-1" {
-		t.Errorf("target %s/%s, want prod/eu-west-1", tg.Name, tg.Region)
+	if tg.Name != "prod" || tg.Connection.Region != "eu-west-1" {
+		t.Errorf("target %s/%s, want prod/eu-west-1", tg.Name, tg.Connection.Region)
 	}
 	var got []string
 	for _, m := range tg.AWSAuth.Mappings {

@@ -39,6 +39,12 @@ type Options struct {
 	Cluster, Region, Profile string
 	// EndpointURL overrides the EKS endpoint (as aws --endpoint-url does).
 	EndpointURL string
+	// RoleARN, when set, is assumed with the profile's credentials
+	// (ExternalID sent when set).
+	RoleARN, ExternalID string
+	// Sessions shares credentials between the clusters of one run; nil
+	// loads them for this connection alone.
+	Sessions *Sessions
 }
 
 // Cluster is what iammap needs from DescribeCluster.
@@ -61,6 +67,19 @@ type Conn struct {
 // bursts of parallel calls: more attempts, and no client-side retry quota,
 // which would otherwise turn a throttled burst into failures.
 func LoadAWSConfig(ctx context.Context, region, profile string) (aws.Config, error) {
+	cfg, err := loadBase(ctx, region, profile)
+	if err != nil {
+		return aws.Config{}, err
+	}
+	if cfg.Region == "" {
+		return aws.Config{}, fmt.Errorf("%w: pass --region or set AWS_REGION", ErrNoRegion)
+	}
+	return cfg, nil
+}
+
+// loadBase is LoadAWSConfig without the region check: a fleet's clusters
+// may each name their own region.
+func loadBase(ctx context.Context, region, profile string) (aws.Config, error) {
 	var opts []func(*config.LoadOptions) error
 	if region != "" {
 		opts = append(opts, config.WithRegion(region))
@@ -84,17 +103,21 @@ func LoadAWSConfig(ctx context.Context, region, profile string) (aws.Config, err
 	}))
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
+		if profile != "" {
+			return aws.Config{}, fmt.Errorf("load AWS configuration (profile %s): %w", profile, err)
+		}
 		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
-	}
-	if cfg.Region == "" {
-		return aws.Config{}, fmt.Errorf("%w: pass --region or set AWS_REGION", ErrNoRegion)
 	}
 	return cfg, nil
 }
 
 // Connect describes the cluster and refuses one that is not ACTIVE or UPDATING.
 func Connect(ctx context.Context, opts Options) (*Conn, error) {
-	cfg, err := LoadAWSConfig(ctx, opts.Region, opts.Profile)
+	sessions := opts.Sessions
+	if sessions == nil {
+		sessions = &Sessions{}
+	}
+	cfg, err := sessions.Config(ctx, Identity{Profile: opts.Profile, RoleARN: opts.RoleARN, ExternalID: opts.ExternalID}, opts.Region)
 	if err != nil {
 		return nil, err
 	}

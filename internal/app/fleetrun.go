@@ -1,0 +1,467 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/iammap/iammap/internal/audit"
+	"github.com/iammap/iammap/internal/cluster"
+	"github.com/iammap/iammap/internal/desired"
+	"github.com/iammap/iammap/internal/eksconn"
+	"github.com/iammap/iammap/internal/fleet"
+	"github.com/iammap/iammap/internal/output"
+	"github.com/iammap/iammap/internal/progress"
+	"github.com/iammap/iammap/mapping"
+	"github.com/urfave/cli/v2"
+)
+
+// fleetFlags select and pace the clusters of a fleet run (an access file
+// with clusters and no --cluster).
+func fleetFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "clusters", Usage: "with -f and no --cluster: only these clusters of the file, `NAMES` or globs, comma-separated (e.g. 'prod-*,staging')"},
+		&cli.IntFlag{Name: "parallel", Value: fleet.DefaultParallel, Usage: "with -f and no --cluster: how many clusters to work on at once"},
+	}
+}
+
+// fleetRow is one cluster's line of a fleet report, and its JSON.
+type fleetRow struct {
+	Cluster string       `json:"cluster"`
+	Account string       `json:"account,omitempty"`
+	Region  string       `json:"region,omitempty"`
+	Mode    mapping.Mode `json:"authenticationMode,omitempty"`
+	// Context is the kubeconfig context of a cluster reached without EKS.
+	Context string `json:"kubeconfigContext,omitempty"`
+	// Status is in-sync, pending, applied, partial (a write that stopped),
+	// failed or not-run (for audit: clean, findings, failed, not-run).
+	Status  string `json:"status"`
+	Pending int    `json:"pending"`
+	Applied int    `json:"applied"`
+	// MaybeApplied counts writes whose reply was lost.
+	MaybeApplied int     `json:"maybeApplied,omitempty"`
+	Error        string  `json:"error,omitempty"`
+	Hint         string  `json:"hint,omitempty"`
+	Seconds      float64 `json:"durationSeconds"`
+	// Plan is the cluster's plan (diff, apply), as `-o json` prints it for
+	// one cluster.
+	Plan *cluster.Plan `json:"plan,omitempty"`
+	// Findings are audit's.
+	Findings []audit.Finding `json:"findings,omitempty"`
+	// FailOn: audit counts the findings at least as severe as --fail-on.
+	failing int
+}
+
+// fleetReport is a fleet run's whole report (-o json).
+type fleetReport struct {
+	Command  string       `json:"command"`
+	Clusters []fleetRow   `json:"clusters"`
+	Summary  fleetSummary `json:"summary"`
+}
+
+type fleetSummary struct {
+	Clusters int `json:"clusters"`
+	Failed   int `json:"failed"`
+	NotRun   int `json:"notRun,omitempty"`
+	// WithChanges counts clusters with changes pending (diff) or applied.
+	WithChanges int `json:"withChanges"`
+	Pending     int `json:"pending"`
+	Applied     int `json:"applied"`
+	Findings    int `json:"findings,omitempty"`
+}
+
+// isFleet says whether a run over file covers its clusters: it lists some
+// and --cluster (or IAMMAP_CLUSTER) picks none of them.
+func isFleet(c *cli.Context, file *desired.File) bool {
+	return !file.ClusterConfig && len(file.Clusters) > 0 && flagString(c, "cluster") == ""
+}
+
+// checkFleetFlags refuses --clusters and --parallel where they mean nothing.
+func checkFleetFlags(c *cli.Context, fleetRun bool) error {
+	if fleetRun {
+		if c.Int("parallel") < 1 {
+			return withHint(badFlags("--parallel %d: want at least 1", c.Int("parallel")), "--parallel N works on N clusters at once; the default is "+fmt.Sprint(fleet.DefaultParallel))
+		}
+		return nil
+	}
+	for _, name := range []string{"clusters", "parallel"} {
+		if c.IsSet(name) {
+			if flagString(c, "cluster") != "" {
+				return withHint(badFlags("--%s selects clusters of the file, and --cluster already names one", name), "drop --cluster to run the file's clusters, or drop --"+name)
+			}
+			return withHint(badFlags("--%s needs an access file with a clusters: list", name), "list the clusters in the file, or name the one cluster with --cluster")
+		}
+	}
+	return nil
+}
+
+// selectTargets picks the targets --clusters names, in the file's order.
+func selectTargets(c *cli.Context, file *desired.File, targets []desired.Target) ([]fleet.Cluster, map[string]desired.Target, error) {
+	all := make([]fleet.Cluster, 0, len(targets))
+	byName := make(map[string]desired.Target, len(targets))
+	for _, t := range targets {
+		all = append(all, fleet.Cluster{Name: t.Name, Region: t.Connection.Region})
+		byName[t.Name] = t
+	}
+	selected, err := fleet.Select(all, c.String("clusters"))
+	if err != nil {
+		return nil, nil, withHint(badFlags("%v", err), "--clusters takes cluster names or globs from the file, comma-separated (iammap clusters -f FILE lists them)")
+	}
+	return selected, byName, nil
+}
+
+// fleetRunner runs one operation over a fleet with progress on stderr.
+type fleetRunner struct {
+	c        *cli.Context
+	u        *ui
+	sessions *eksconn.Sessions
+	byName   map[string]desired.Target
+}
+
+// connect reaches one cluster of the file and fills the row's account,
+// region and mode from what EKS says (or the file, before it answers).
+func (r *fleetRunner) connect(ctx context.Context, want desired.Target, row *fleetRow) (*cluster.Target, error) {
+	o := targetOptions(r.c, want, r.sessions)
+	row.Region = o.Region
+	if p, _, err := mapping.ParsePrincipal(o.RoleARN); err == nil {
+		row.Account = p.Account
+	}
+	if o.Cluster == "" {
+		row.Context = o.Context
+	}
+	t, err := cluster.Connect(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	row.Mode = t.Mode()
+	if t.EKS != nil {
+		row.Account, row.Region = t.EKS.Cluster.Account, t.EKS.Cluster.Region
+	}
+	return t, nil
+}
+
+// run calls op on every selected cluster and returns the rows in the file's
+// order. Each cluster is independent: an error or a panic is its row's, and
+// an interrupt leaves the clusters not yet started as not-run.
+func (r *fleetRunner) run(selected []fleet.Cluster, parallel int, op func(context.Context, desired.Target, *fleetRow) error) []fleetRow {
+	bar := progress.Discard()
+	if r.u.level >= levelInfo {
+		bar = progress.New(r.c.App.ErrWriter, len(selected), "clusters")
+	}
+	defer bar.Finish()
+	results := fleet.Run(r.c.Context, selected, parallel, func(ctx context.Context, fc fleet.Cluster) (fleetRow, error) {
+		bar.Start(fc.Name)
+		row := fleetRow{Cluster: fc.Name, Region: fc.Region}
+		err := op(ctx, r.byName[fc.Name], &row)
+		return row, err
+	}, func(res fleet.Result[fleetRow]) {
+		row := finishRow(res)
+		status := rowResult(row)
+		if row.Error != "" {
+			status = row.Error
+		}
+		bar.Done(row.Cluster, status, row.Error != "", res.Duration)
+	})
+	rows := make([]fleetRow, len(results))
+	for i, res := range results {
+		rows[i] = finishRow(res)
+	}
+	return rows
+}
+
+// finishRow records the result's error and duration in its row.
+func finishRow(res fleet.Result[fleetRow]) fleetRow {
+	row := res.Value
+	row.Cluster = res.Cluster.Name
+	if row.Region == "" {
+		row.Region = res.Cluster.Region
+	}
+	row.Seconds = res.Duration.Round(time.Millisecond).Seconds()
+	switch {
+	case !res.Ran:
+		row.Status = "not-run"
+		row.Error = res.Err.Error()
+	case res.Err != nil:
+		row.Status = "failed"
+		row.Error, row.Hint = describe(res.Err)
+		row.Error, row.Hint = oneLine(row.Error), oneLine(row.Hint)
+	}
+	return row
+}
+
+// forCluster is the ui of one cluster of a fleet: its notes and warnings
+// name the cluster, as clusters run side by side.
+func (u *ui) forCluster(name string) *ui {
+	return &ui{stderr: u.stderr, level: u.level, prefix: "cluster " + name + ": "}
+}
+
+// runFleetConverge is diff and apply over the clusters of an access file.
+func runFleetConverge(c *cli.Context, u *ui, file *desired.File, targets []desired.Target, write bool, format string) error {
+	selected, byName, err := selectTargets(c, file, targets)
+	if err != nil {
+		return err
+	}
+	r := &fleetRunner{c: c, u: u, sessions: &eksconn.Sessions{}, byName: byName}
+	dryRun := !write && c.Command.Name == "apply"
+	opts := cluster.ConvergeOptions{Write: write, DryRun: dryRun, Prune: c.Bool("prune"), Force: c.Bool("force")}
+	rows := r.run(selected, c.Int("parallel"), func(ctx context.Context, want desired.Target, row *fleetRow) error {
+		t, err := r.connect(ctx, want, row)
+		if err != nil {
+			return err
+		}
+		p, err := cluster.Converge(ctx, t, want, opts, u.forCluster(want.Name))
+		if p != nil {
+			row.Plan = p
+			tally(row, *p, write)
+		}
+		return err
+	})
+	report := fleetReport{Command: c.Command.Name, Clusters: rows}
+	report.Summary = summarize(rows)
+	if format == "json" {
+		if err := writeJSON(c.App.Writer, report); err != nil {
+			return err
+		}
+	} else {
+		for _, row := range rows {
+			if row.Plan != nil && (row.Plan.Changes() > 0 || len(row.Plan.Notes) > 0 || row.Plan.Partial != nil) {
+				if err := printPlans(c.App.Writer, format, []cluster.Plan{*row.Plan}, write); err != nil {
+					return err
+				}
+			}
+		}
+		if err := writeFleetTable(c.App.Writer, report, false); err != nil {
+			return err
+		}
+	}
+	if err := fleetError(c, report); err != nil {
+		return err
+	}
+	if !write && report.Summary.Pending > 0 {
+		return exitStatus(2)
+	}
+	return nil
+}
+
+// tally fills a row's counts and status from its cluster's plan.
+func tally(row *fleetRow, p cluster.Plan, write bool) {
+	switch {
+	case !write:
+		row.Pending = p.Changes()
+		row.Status = "in-sync"
+		if row.Pending > 0 {
+			row.Status = "pending"
+		}
+	case p.Applied:
+		row.Applied = p.Changes()
+		row.Status = "in-sync"
+		if row.Applied > 0 {
+			row.Status = "applied"
+		}
+	default:
+		applied, maybe, not := p.Tally()
+		row.Applied, row.MaybeApplied, row.Pending = applied, maybe, not
+		row.Status = "partial"
+	}
+}
+
+func summarize(rows []fleetRow) fleetSummary {
+	s := fleetSummary{Clusters: len(rows)}
+	for _, row := range rows {
+		switch row.Status {
+		case "failed":
+			s.Failed++
+		case "not-run":
+			s.NotRun++
+		}
+		if row.Pending+row.Applied+row.MaybeApplied > 0 {
+			s.WithChanges++
+		}
+		s.Pending += row.Pending
+		s.Applied += row.Applied
+		s.Findings += len(row.Findings)
+	}
+	return s
+}
+
+// fleetError is the run's error when a cluster failed or did not run: one
+// error line naming them; the table above has each cluster's error.
+func fleetError(c *cli.Context, report fleetReport) error {
+	var failed []string
+	for _, row := range report.Clusters {
+		if row.Status == "failed" || row.Status == "not-run" {
+			failed = append(failed, row.Cluster)
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	err := fmt.Errorf("%d of %d clusters failed: %s", len(failed), len(report.Clusters), strings.Join(failed, ", "))
+	if c.Context.Err() != nil {
+		err = fmt.Errorf("interrupted: %w: %w", err, c.Context.Err())
+	}
+	hint := "the report names each cluster's error; the other clusters were not affected. Run the same command again: clusters already in sync have nothing to do"
+	if len(failed) < len(report.Clusters) {
+		hint += fmt.Sprintf(", and --clusters %s runs only these", strings.Join(failed, ","))
+	}
+	return withHint(err, hint)
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// rowResult is a row's result cell: what changed (or was found), or the
+// error, cut to fit a table. The full error is listed below the table.
+func rowResult(row fleetRow) string {
+	switch row.Status {
+	case "failed", "not-run":
+		msg := row.Error
+		if r := []rune(msg); len(r) > 70 {
+			msg = string(r[:69]) + "…"
+		}
+		return "failed: " + msg
+	case "clean":
+		return "no findings"
+	case "findings":
+		return fmt.Sprintf("%d finding(s), %d at --fail-on", len(row.Findings), row.failing)
+	case "in-sync":
+		return "in sync"
+	case "pending":
+		return fmt.Sprintf("%d change(s) pending", row.Pending)
+	case "applied":
+		return fmt.Sprintf("%d change(s) applied", row.Applied)
+	case "partial":
+		s := fmt.Sprintf("%d applied, %d not applied", row.Applied, row.Pending)
+		if row.MaybeApplied > 0 {
+			s += fmt.Sprintf(", %d may have been", row.MaybeApplied)
+		}
+		return s
+	}
+	return row.Status
+}
+
+// writeFleetTable prints the per-cluster table, the full errors, and a
+// summary line.
+func writeFleetTable(w io.Writer, report fleetReport, audit bool) error {
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLUSTER\tACCOUNT\tREGION\tMODE\tRESULT\tTIME")
+	for _, row := range report.Clusters {
+		mode := string(row.Mode)
+		if row.Context != "" {
+			mode = "kubeconfig"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", output.Safe(row.Cluster), dash(row.Account), dash(row.Region), dash(mode),
+			output.Safe(rowResult(row)), (time.Duration(row.Seconds * float64(time.Second))).Round(10*time.Millisecond))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, row := range report.Clusters {
+		if row.Error == "" {
+			continue
+		}
+		fmt.Fprintf(w, "%s: error: %s\n", output.Safe(row.Cluster), output.Safe(row.Error))
+		if row.Hint != "" {
+			fmt.Fprintf(w, "%s: hint: %s\n", output.Safe(row.Cluster), output.Safe(row.Hint))
+		}
+	}
+	s := report.Summary
+	ok := s.Clusters - s.Failed - s.NotRun
+	line := fmt.Sprintf("%d cluster(s): %d done", s.Clusters, ok)
+	switch {
+	case audit:
+		line += fmt.Sprintf(", %d finding(s)", s.Findings)
+	case report.Command == "diff":
+		line += fmt.Sprintf(", %d with changes pending (%d change(s))", s.WithChanges, s.Pending)
+	default:
+		line += fmt.Sprintf(", %d change(s) applied", s.Applied)
+		if s.Pending > 0 {
+			line += fmt.Sprintf(", %d not applied", s.Pending)
+		}
+	}
+	if s.Failed > 0 {
+		line += fmt.Sprintf(", %d failed", s.Failed)
+	}
+	if s.NotRun > 0 {
+		line += fmt.Sprintf(", %d not run", s.NotRun)
+	}
+	_, err := fmt.Fprintln(w, line)
+	return err
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return output.Safe(s)
+}
+
+// runFleetAudit is audit over the clusters of an access file.
+func runFleetAudit(c *cli.Context, u *ui, file *desired.File, format, failOn string) error {
+	targets, err := file.Targets()
+	if err != nil {
+		return err
+	}
+	selected, byName, err := selectTargets(c, file, targets)
+	if err != nil {
+		return err
+	}
+	r := &fleetRunner{c: c, u: u, sessions: &eksconn.Sessions{}, byName: byName}
+	rows := r.run(selected, c.Int("parallel"), func(ctx context.Context, want desired.Target, row *fleetRow) error {
+		t, err := r.connect(ctx, want, row)
+		if err != nil {
+			return err
+		}
+		findings, err := auditTarget(ctx, u.forCluster(want.Name), t)
+		if err != nil {
+			return err
+		}
+		row.Findings, row.Status = findings, "clean"
+		if len(findings) > 0 {
+			row.Status = "findings"
+		}
+		for _, f := range findings {
+			if failOn != "none" && audit.Rank(f.Severity) >= audit.Rank(failOn) {
+				row.failing++
+			}
+		}
+		return nil
+	})
+	report := fleetReport{Command: "audit", Clusters: rows, Summary: summarize(rows)}
+	if format == "json" {
+		if err := writeJSON(c.App.Writer, report); err != nil {
+			return err
+		}
+	} else {
+		for _, row := range rows {
+			if len(row.Findings) == 0 {
+				continue
+			}
+			fmt.Fprintf(c.App.Writer, "cluster %s (%s):\n", output.Safe(row.Cluster), row.Mode)
+			if err := audit.WriteTable(c.App.Writer, row.Findings); err != nil {
+				return err
+			}
+			fmt.Fprintln(c.App.Writer)
+		}
+		if err := writeFleetTable(c.App.Writer, report, true); err != nil {
+			return err
+		}
+	}
+	if err := fleetError(c, report); err != nil {
+		return err
+	}
+	for _, row := range rows {
+		if row.failing > 0 {
+			return exitStatus(2)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,105 @@
+package eksconn
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+)
+
+// Identity is the AWS identity a cluster is reached with: a profile (empty:
+// the environment's default chain), and a role assumed with it.
+type Identity struct {
+	Profile, RoleARN, ExternalID string
+}
+
+func (id Identity) String() string {
+	s := "default credentials"
+	if id.Profile != "" {
+		s = "profile " + id.Profile
+	}
+	if id.RoleARN != "" {
+		s = "role " + id.RoleARN + " (assumed with " + s + ")"
+	}
+	return s
+}
+
+// SessionNamePrefix starts the session name of every role iammap assumes,
+// so CloudTrail and the cluster's audit log say which tool acted.
+const SessionNamePrefix = "iammap-"
+
+// Sessions loads the AWS configuration once per Identity and shares its
+// credentials (and so one AssumeRole, refreshed before it expires) between
+// every cluster reached with that identity, whatever their regions: a fleet
+// of a hundred clusters in three accounts makes three AssumeRole calls, not a
+// hundred. The zero value is ready; it is safe for concurrent use.
+type Sessions struct {
+	mu   sync.Mutex
+	byID map[Identity]*session
+	// now names the sessions; tests may fix it.
+	now func() time.Time
+}
+
+type session struct {
+	once sync.Once
+	cfg  aws.Config
+	err  error
+}
+
+// Config returns the AWS configuration for id in region ("" keeps the
+// profile's or the environment's region; none at all is ErrNoRegion).
+func (s *Sessions) Config(ctx context.Context, id Identity, region string) (aws.Config, error) {
+	s.mu.Lock()
+	if s.byID == nil {
+		s.byID = map[Identity]*session{}
+	}
+	sess := s.byID[id]
+	if sess == nil {
+		sess = &session{}
+		s.byID[id] = sess
+	}
+	now := s.now
+	s.mu.Unlock()
+	if now == nil {
+		now = time.Now
+	}
+	sess.once.Do(func() { sess.cfg, sess.err = load(ctx, id, region, now()) })
+	if sess.err != nil {
+		return aws.Config{}, sess.err
+	}
+	cfg := sess.cfg.Copy()
+	if region != "" {
+		cfg.Region = region
+	}
+	if cfg.Region == "" {
+		return aws.Config{}, fmt.Errorf("%w: pass --region, set AWS_REGION, or give the cluster a region in the access file", ErrNoRegion)
+	}
+	return cfg, nil
+}
+
+// load makes the shared configuration of one identity. The role's
+// credentials are fetched on first use and cached (aws.CredentialsCache), so
+// a role that may not be assumed fails the clusters that need it, with
+// STS's answer, and no other.
+func load(ctx context.Context, id Identity, region string, now time.Time) (aws.Config, error) {
+	cfg, err := loadBase(ctx, region, id.Profile)
+	if err != nil || id.RoleARN == "" {
+		return cfg, err
+	}
+	stsCfg := cfg.Copy()
+	if stsCfg.Region == "" {
+		stsCfg.Region = region
+	}
+	provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(stsCfg), id.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+		o.RoleSessionName = SessionNamePrefix + now.UTC().Format("20060102T150405Z")
+		if id.ExternalID != "" {
+			o.ExternalID = aws.String(id.ExternalID)
+		}
+	})
+	cfg.Credentials = aws.NewCredentialsCache(provider)
+	return cfg, nil
+}
