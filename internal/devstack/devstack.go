@@ -21,7 +21,9 @@ import (
 	"time"
 
 	"github.com/iammap/iammap/internal/devstack/authwebhook"
+	"github.com/iammap/iammap/internal/devstack/awscreds"
 	"github.com/iammap/iammap/internal/devstack/eksemu"
+	"github.com/iammap/iammap/internal/devstack/stsemu"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -78,6 +80,20 @@ type EKSOptions struct {
 	// IAMPrincipals are IAM ARNs (paths allowed) that exist in the local IAM
 	// besides the principals; GetRole/GetUser answer for all of them.
 	IAMPrincipals []string
+	// Roles are the roles the stack's STS lets callers assume (AssumeRole),
+	// in any account: like the real STS, one stack's STS can issue a
+	// session for a role of another stack's account.
+	Roles []stsemu.Role
+	// Credentials is the credential registry the STS, the token webhook
+	// and (with CheckCallers) the EKS emulator check keys against;
+	// Principals are added to it. Stacks started with the same registry
+	// (one per fake account, say) accept each other's principals and
+	// sessions. Nil: a registry of the stack's own.
+	Credentials *awscreds.Registry
+	// CheckCallers turns on the EKS emulator's caller check: requests must
+	// be signed with a registered key, and callers of another account than
+	// Emulator.AccountID find no cluster (eksemu.Options.Credentials).
+	CheckCallers bool
 }
 
 // Cluster is a running local control plane.
@@ -102,12 +118,15 @@ type Cluster struct {
 	// OracleURL is where authenticator-oracle answers (POST /map).
 	OracleURL   string `json:"oracleURL,omitempty"`
 	IAMEndpoint string `json:"iamEndpoint,omitempty"`
-	// STSEndpoint is the local STS (GetCallerIdentity for the principals).
+	// STSEndpoint is the local STS (GetCallerIdentity, and AssumeRole of EKSOptions.Roles).
 	STSEndpoint string                  `json:"stsEndpoint,omitempty"`
 	Region      string                  `json:"region,omitempty"`
 	Principals  []authwebhook.Principal `json:"principals,omitempty"`
 	// Emulator is the in-process EKS emulator (nil after Load).
 	Emulator *eksemu.Server `json:"-"`
+	// Credentials is the registry of the stack's keys and sessions (nil
+	// after Load): EKSOptions.Credentials, or the stack's own.
+	Credentials *awscreds.Registry `json:"-"`
 
 	procs   []*exec.Cmd
 	servers []*http.Server

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/iammap/iammap/internal/devstack/authwebhook"
+	"github.com/iammap/iammap/internal/devstack/awscreds"
 	"github.com/iammap/iammap/internal/devstack/eksemu"
 	"github.com/iammap/iammap/internal/devstack/iamemu"
 	"github.com/iammap/iammap/internal/devstack/stsemu"
@@ -48,6 +49,18 @@ func (c *Cluster) startEKS(o EKSOptions, apiserverURL string) ([]string, error) 
 		c.Region = "us-west-2"
 		o.Emulator.Region = c.Region
 	}
+	c.Credentials = o.Credentials
+	if c.Credentials == nil {
+		c.Credentials = awscreds.New()
+	}
+	for _, p := range o.Principals {
+		if err := c.Credentials.Add(p.Key()); err != nil {
+			return nil, fmt.Errorf("principal %s: %w", p.Name, err)
+		}
+	}
+	if o.CheckCallers {
+		o.Emulator.Credentials = c.Credentials
+	}
 	c.Emulator = eksemu.New(o.Emulator)
 	endpoint, err := c.serve(c.Emulator)
 	if err != nil {
@@ -65,7 +78,11 @@ func (c *Cluster) startEKS(o EKSOptions, apiserverURL string) ([]string, error) 
 	if c.IAMEndpoint, err = c.serve(iam); err != nil {
 		return nil, err
 	}
-	if c.STSEndpoint, err = c.serve(stsemu.New(c.Region, o.Principals)); err != nil {
+	sts, err := stsemu.NewServer(stsemu.Options{Region: c.Region, Roles: o.Roles, Credentials: c.Credentials})
+	if err != nil {
+		return nil, err
+	}
+	if c.STSEndpoint, err = c.serve(sts); err != nil {
 		return nil, err
 	}
 	logFile, err := os.OpenFile(filepath.Join(c.Dir, "webhook.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -74,7 +91,7 @@ func (c *Cluster) startEKS(o EKSOptions, apiserverURL string) ([]string, error) 
 	}
 	// The webhook accepts tokens for the real STS hosts of the stack's region
 	// and for this stack's own STS, and nothing else.
-	c.webhook = &authwebhook.Handler{Cluster: o.ClusterName, Principals: o.Principals, EKS: c.Emulator, CreatorARN: o.CreatorARN,
+	c.webhook = &authwebhook.Handler{Cluster: o.ClusterName, Principals: o.Principals, Credentials: c.Credentials, EKS: c.Emulator, CreatorARN: o.CreatorARN,
 		Region: c.Region, LocalSTS: c.STSEndpoint, Log: log.New(logFile, "", log.LstdFlags)}
 	hook, err := c.serve(c.webhook)
 	if err != nil {

@@ -10,4 +10,8 @@
 // DescribeClusterVersions (a fixed list, ClusterVersions), with the
 // service's validation rules and pagination. Latency and a share of
 // ThrottlingException answers can be injected for tests and benchmarks.
+// With Options.Credentials it also checks who calls, as EKS does: a SigV4
+// signature by a registered key (UnrecognizedClientException,
+// InvalidSignatureException otherwise), and a caller of the emulator's
+// account, since another account's cluster is not found by name.
 package eksemu

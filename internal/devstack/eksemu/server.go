@@ -1,8 +1,11 @@
 package eksemu
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"slices"
@@ -10,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/iammap/iammap/internal/devstack/awscreds"
 )
 
 // apiError is an EKS error as sent on the wire.
@@ -37,6 +42,62 @@ var (
 
 func errClusterNotFound(name string) *apiError {
 	return &apiError{http.StatusNotFound, "ResourceNotFoundException", "No cluster found for name: " + name + "."}
+}
+
+// maxBody bounds a request body read for its signature.
+const maxBody = 1 << 20
+
+// checkCaller is the opt-in caller check (Options.Credentials): a valid
+// signature by a registered key, and for a cluster's operations a caller
+// of the emulator's account. The body is read for the signature and put
+// back for the operation.
+func (s *Server) checkCaller(r *http.Request) error {
+	if s.opts.Credentials == nil {
+		return nil
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+	if err != nil {
+		return errInvalidParameter("reading the request body: %v", err)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	key, err := s.opts.Credentials.Verify(r.Context(), r, body, awscreds.Scope{Service: "eks", Regions: []string{s.opts.Region}}, time.Now())
+	if err != nil {
+		return authError(err)
+	}
+	// EKS resolves a cluster name in the caller's account: another
+	// account's cluster of that name does not exist for them.
+	if name := r.PathValue("name"); name != "" && key.Account() != s.opts.AccountID {
+		return errClusterNotFound(name)
+	}
+	return nil
+}
+
+// authError is EKS's answer to a refused signature or key (403, as the
+// service's front end gives them, without a cluster name).
+func authError(err error) *apiError {
+	var e *awscreds.Error
+	if !errors.As(err, &e) {
+		return &apiError{http.StatusInternalServerError, "ServerException", err.Error()}
+	}
+	code := map[error]string{
+		awscreds.ErrMissingAuth:  "MissingAuthenticationTokenException",
+		awscreds.ErrIncomplete:   "IncompleteSignatureException",
+		awscreds.ErrUnknownKey:   "UnrecognizedClientException",
+		awscreds.ErrExpiredToken: "ExpiredTokenException",
+		awscreds.ErrSignature:    "InvalidSignatureException",
+	}[e.Kind]
+	msg := e.Message
+	if e.Kind == awscreds.ErrMissingAuth {
+		msg = "Missing Authentication Token" // EKS's words, not STS's
+	}
+	return &apiError{http.StatusForbidden, code, msg}
+}
+
+// authCodes are the codes of refused callers, answered without a cluster
+// name: the request was refused before any cluster was looked at.
+var authCodes = map[string]bool{
+	"MissingAuthenticationTokenException": true, "IncompleteSignatureException": true, "UnrecognizedClientException": true,
+	"ExpiredTokenException": true, "InvalidSignatureException": true,
 }
 
 // handler is one operation: it returns the response body or an error.
@@ -80,10 +141,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, op string, h hand
 		}
 	}
 	var body any
-	var err error
-	if throttleRate > 0 && s.rng() < throttleRate {
+	err := s.checkCaller(r)
+	switch {
+	case err != nil: // a refused caller, answered below
+	case throttleRate > 0 && s.rng() < throttleRate:
 		err = errThrottled
-	} else {
+	default:
 		// One request at a time: the state is small and the calls are quick.
 		s.mu.Lock()
 		body, err = h(r)
@@ -98,7 +161,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, op string, h hand
 		w.Header().Set("x-amzn-ErrorType", ae.code)
 		w.WriteHeader(ae.status)
 		payload := map[string]string{"message": ae.message}
-		if name := r.PathValue("name"); name != "" {
+		if name := r.PathValue("name"); name != "" && !authCodes[ae.code] {
 			payload["clusterName"] = name
 		}
 		_ = json.NewEncoder(w).Encode(payload)

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/iammap/iammap/internal/devstack/awscreds"
 )
 
 // Authentication modes.
@@ -63,6 +65,12 @@ type Options struct {
 	// KnownPrincipals, when set, is the set of IAM ARNs that exist; others
 	// are rejected as "invalid principal", as EKS does for missing principals.
 	KnownPrincipals []string
+	// Credentials, when set, turns on the caller check: every request must
+	// be SigV4-signed (service eks, Region) with a key of the registry, and
+	// a caller of another account than AccountID finds no cluster, as on
+	// EKS, where clusters are per account. Nil: any signature, or none, is
+	// accepted, and the caller is everyone's.
+	Credentials *awscreds.Registry
 }
 
 // Server is the emulated EKS service. Its methods are safe for concurrent use.
