@@ -1,0 +1,177 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iammap/iammap/internal/devstack/authwebhook"
+	"github.com/iammap/iammap/internal/devstack/eksemu"
+	"github.com/iammap/iammap/internal/devstack/stsemu"
+	"github.com/iammap/iammap/internal/fleet"
+)
+
+// emulatedFleet serves n clusters in API mode (named c000, c001, ...) plus
+// the extra specs from one EKS emulator over real HTTP, sets the AWS
+// environment to reach it with static credentials and nothing else, and
+// writes an access file listing the clusters with the emulator as their
+// endpointUrl. Diff in API mode reads only the EKS API, so no API server is
+// needed.
+func emulatedFleet(t testing.TB, n int, opts eksemu.Options, extra ...eksemu.ClusterSpec) (file string, emu *eksemu.Server) {
+	t.Helper()
+	emu = eksemu.New(opts)
+	var names []string
+	for i := range n {
+		name := fmt.Sprintf("c%03d", i)
+		emu.AddCluster(eksemu.ClusterSpec{Name: name, AuthMode: eksemu.ModeAPI, Endpoint: "https://127.0.0.1:1"})
+		names = append(names, name)
+	}
+	for _, spec := range extra {
+		emu.AddCluster(spec)
+		names = append(names, spec.Name)
+	}
+	srv := httptest.NewServer(emu)
+	t.Cleanup(srv.Close)
+	// The lockout guard asks who the caller is: the API servers here do not
+	// exist, so it falls back to STS GetCallerIdentity, answered locally.
+	sts := httptest.NewServer(stsemu.New("us-west-2", []authwebhook.Principal{{Name: "ci", ARN: "arn:aws:iam::111122223333:user/ci", AccessKeyID: "AKIDFLEET", SecretAccessKey: "fleet-secret"}}))
+	t.Cleanup(sts.Close)
+	dir := t.TempDir()
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID": "AKIDFLEET", "AWS_SECRET_ACCESS_KEY": "fleet-secret", "AWS_SESSION_TOKEN": "",
+		"AWS_REGION": "us-west-2", "AWS_PROFILE": "", "AWS_CONFIG_FILE": filepath.Join(dir, "none"),
+		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "none"), "AWS_EC2_METADATA_DISABLED": "true",
+		"AWS_ENDPOINT_URL_EKS": "", "AWS_ENDPOINT_URL_STS": sts.URL, "IAMMAP_CLUSTER": "",
+	} {
+		t.Setenv(k, v)
+	}
+	var b strings.Builder
+	b.WriteString(`apiVersion: iammap/v1
+kind: AccessConfig
+accessEntries:
+  - principalArn: arn:aws:iam::111122223333:role/platform-admin
+    accessPolicies: [{policy: AmazonEKSClusterAdminPolicy}]
+  - principalArn: arn:aws:iam::111122223333:role/developers
+    kubernetesGroups: [developers]
+    accessPolicies: [{policy: AmazonEKSEditPolicy, namespaces: [apps]}]
+clusters:
+`)
+	for _, name := range names {
+		fmt.Fprintf(&b, "  - {name: %s, region: us-west-2, endpointUrl: %q}\n", name, srv.URL)
+	}
+	file = filepath.Join(dir, "fleet.yaml")
+	if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file, emu
+}
+
+// runIammap runs iammap in process and returns stdout, stderr and the exit
+// code Main would return.
+func runIammap(args ...string) (stdout, stderr string, code int) {
+	var out, errOut bytes.Buffer
+	code = Main(context.Background(), append([]string{"iammap"}, args...), &out, &errOut)
+	return out.String(), errOut.String(), code
+}
+
+// TestFleetOverEmulatedClusters: a fleet diff plans every cluster, one
+// cluster that cannot be used fails alone (its row says why, the others
+// are planned in full) and the run exits 1; apply converges the selected
+// clusters; a second diff finds nothing left, exit 0.
+func TestFleetOverEmulatedClusters(t *testing.T) {
+	file, emu := emulatedFleet(t, 6, eksemu.Options{}, eksemu.ClusterSpec{Name: "broken", AuthMode: eksemu.ModeAPI, Status: "FAILED"})
+
+	out, stderr, code := runIammap("diff", "-f", file, "-o", "json", "--parallel", "3")
+	if code != 1 {
+		t.Fatalf("diff with a failed cluster: exit %d, want 1\n%s", code, stderr)
+	}
+	var report fleetReport
+	if err := json.Unmarshal([]byte(out), &report); err != nil {
+		t.Fatalf("diff -o json: %v\n%s", err, out)
+	}
+	if len(report.Clusters) != 7 || report.Summary.Failed != 1 || report.Summary.WithChanges != 6 {
+		t.Fatalf("summary %+v over %d rows; want 7 clusters, 1 failed, 6 with changes", report.Summary, len(report.Clusters))
+	}
+	for i, row := range report.Clusters {
+		switch {
+		case row.Cluster == "broken":
+			if row.Status != "failed" || !strings.Contains(row.Error, "FAILED") {
+				t.Errorf("broken: status %s, error %q; want failed, naming its FAILED status", row.Status, row.Error)
+			}
+		case row.Status != "pending" || row.Pending != 4 || row.Account != "111122223333" || row.Mode != "API" || row.Plan == nil:
+			t.Errorf("row %d: %+v; want pending with 4 changes (2 entries, 2 policies), account and mode from EKS", i, row)
+		}
+	}
+	if !strings.Contains(stderr, "iammap: error: 1 of 7 clusters failed: broken") {
+		t.Errorf("stderr does not name the failed cluster:\n%s", stderr)
+	}
+
+	out, stderr, code = runIammap("apply", "-f", file, "--clusters", "c*", "--force")
+	if code != 0 {
+		t.Fatalf("apply: exit %d\n%s\n%s", code, out, stderr)
+	}
+	if !strings.Contains(out, "6 cluster(s): 6 done, 24 change(s) applied") {
+		t.Errorf("apply summary missing:\n%s", out)
+	}
+	for i := range 6 {
+		if got := len(emu.AccessEntries(fmt.Sprintf("c%03d", i))); got != 2 {
+			t.Errorf("c%03d has %d access entries after apply, want 2", i, got)
+		}
+	}
+	if got := len(emu.AccessEntries("broken")); got != 0 {
+		t.Errorf("broken was not selected, yet has %d access entries", got)
+	}
+
+	out, stderr, code = runIammap("diff", "-f", file, "--clusters", "c*")
+	if code != 0 || !strings.Contains(out, "6 cluster(s): 6 done, 0 with changes pending") {
+		t.Fatalf("diff after apply: exit %d\n%s\n%s", code, out, stderr)
+	}
+}
+
+// TestFleetInterruptLeavesTheRestNotRun: cancelling a fleet run starts no
+// further cluster; those are reported as not run and the run fails.
+func TestFleetInterruptLeavesTheRestNotRun(t *testing.T) {
+	file, _ := emulatedFleet(t, 8, eksemu.Options{Latency: 100 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	err := Run(ctx, []string{"iammap", "diff", "-f", file, "--parallel", "1", "-o", "json"}, &out, &errOut)
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("interrupted run: err %v, want one wrapping the context's error", err)
+	}
+	var report fleetReport
+	if err := json.Unmarshal(out.Bytes(), &report); err != nil {
+		t.Fatalf("report: %v\n%s", err, out.String())
+	}
+	if report.Summary.NotRun == 0 || report.Clusters[7].Status != "not-run" {
+		t.Errorf("summary %+v, last row %+v; want the clusters never started reported not-run", report.Summary, report.Clusters[7])
+	}
+}
+
+// BenchmarkFleetDiff100 diffs 100 emulated clusters (access entries, API
+// mode) with 50 ms of EKS latency per request and 2% of requests throttled,
+// one cluster at a time (parallel-1) and at the default --parallel
+// (fleet.DefaultParallel). Every cluster must be planned: a throttled
+// request is retried, never reported.
+func BenchmarkFleetDiff100(b *testing.B) {
+	file, _ := emulatedFleet(b, 100, eksemu.Options{Latency: 50 * time.Millisecond, ThrottleRate: 0.02})
+	for _, parallel := range []int{1, fleet.DefaultParallel} {
+		b.Run(fmt.Sprintf("parallel-%d", parallel), func(b *testing.B) {
+			for b.Loop() {
+				out, stderr, code := runIammap("diff", "-f", file, "--parallel", fmt.Sprint(parallel), "-o", "json")
+				var report fleetReport
+				if err := json.Unmarshal([]byte(out), &report); err != nil || code != 2 || report.Summary.Failed != 0 || report.Summary.WithChanges != 100 {
+					b.Fatalf("exit %d, summary %+v, err %v\n%s", code, report.Summary, err, stderr)
+				}
+			}
+		})
+	}
+}
