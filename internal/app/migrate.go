@@ -17,6 +17,7 @@ import (
 	"github.com/iammap/iammap/internal/cluster"
 	"github.com/iammap/iammap/internal/migrate"
 	"github.com/iammap/iammap/internal/output"
+	"github.com/iammap/iammap/internal/progress"
 	"github.com/iammap/iammap/mapping"
 	"github.com/urfave/cli/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -102,15 +103,7 @@ func runMigrate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if isTerminal(c.App.ErrWriter) {
-		client.Progress = func(done, total int) {
-			fmt.Fprintf(c.App.ErrWriter, "\riammap: creating access entries: %d/%d", done, total)
-			if done == total {
-				fmt.Fprintln(c.App.ErrWriter)
-			}
-		}
-	}
-	done, err := client.Apply(c.Context, writes)
+	done, err := applyWithProgress(c, u, client, writes)
 	for _, a := range done {
 		u.info("%s access entry %s: %s", a.Kind, a.PrincipalARN, a.Detail)
 	}
@@ -152,6 +145,31 @@ func runMigrate(c *cli.Context) error {
 	}
 	u.info("migrated cluster %s: %s; authentication mode now %s", cl.Name, summary(plan), targetMode)
 	return nil
+}
+
+// applyWithProgress makes the writes, reporting each principal as it ends
+// on stderr (a live bar on a terminal, a line each elsewhere; nothing at
+// -v 2 or below). Stdout, which carries the plan, is untouched.
+func applyWithProgress(c *cli.Context, u *ui, client *accessentry.Client, writes accessentry.Plan) ([]accessentry.Action, error) {
+	principals := map[string]bool{}
+	for _, a := range writes.Actions {
+		principals[a.PrincipalARN] = true
+	}
+	rep := progress.Discard()
+	if u.level >= levelInfo && len(principals) > 0 {
+		rep = progress.New(c.App.ErrWriter, len(principals), "principals")
+	}
+	defer rep.Finish()
+	return migrate.Apply(c.Context, client, writes, migrate.Hooks{
+		Start: rep.Start,
+		Done: func(arn string, made []accessentry.Action, err error, took time.Duration) {
+			status := migrate.Status(made)
+			if err != nil {
+				status = oneLine(err.Error())
+			}
+			rep.Done(arn, status, err != nil, took)
+		},
+	})
 }
 
 func buildMigration(c *cli.Context, t *cluster.Target) (migrate.Plan, *awsauth.Snapshot, error) {
