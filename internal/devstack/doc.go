@@ -8,4 +8,11 @@
 // [Start] launches the processes and waits until the API server is ready;
 // [Cluster.Stop] ends them. [Cluster.WriteState] and [Load] let `make up` and
 // `make down` hand a running stack from one command to the next.
+//
+// With [EKSOptions] a stack is one local EKS account: the EKS emulator, IAM,
+// an STS and the token webhook. Stacks started with one shared credential
+// registry (EKSOptions.Credentials) and different accounts stand for an
+// organisation: a role assumed through one stack's STS (EKSOptions.Roles)
+// is a caller of the role's account at every stack, and with CheckCallers
+// each EKS emulator serves only its own account's callers.
 package devstack

@@ -3,8 +3,10 @@
 //
 //   - /authenticate answers TokenReviews: it accepts exactly the k8s-aws-v1.
 //     tokens aws-iam-authenticator accepts (tokenRules), verifies what STS
-//     would, the SigV4 signature with the secret of one of the configured
-//     local principals among it (instead of calling STS), then maps the caller with EKS's
+//     would, the SigV4 signature with the secret of a key of the stack's
+//     credential registry (awscreds: a principal's, or an AssumeRole
+//     session's, whose token and expiry are checked too; the caller is then
+//     the assumed role) instead of calling STS, then maps the caller with EKS's
 //     precedence, the stack's own rule: in API and API_AND_CONFIG_MAP mode
 //     an access entry for the principal wins; in API mode nothing else
 //     counts; in CONFIG_MAP mode the cluster creator is admin. Otherwise
