@@ -1,7 +1,6 @@
 package stsemu
 
 import (
-	"context"
 	"encoding/xml"
 	"fmt"
 	"net/http"
@@ -88,7 +87,7 @@ func constraint(value, field, rule string) *stsError {
 // assumeRole answers AssumeRole for the caller that signed with key: the
 // parameters' rules, then the trust policy, then a session issued into the
 // registry.
-func (s *Server) assumeRole(_ context.Context, key awscreds.Key, id authwebhook.Identity, params url.Values, requestID string) (any, *stsError) {
+func (s *Server) assumeRole(key awscreds.Key, id authwebhook.Identity, params url.Values, requestID string) (any, *stsError) {
 	roleARN, session, externalID := params.Get("RoleArn"), params.Get("RoleSessionName"), params.Get("ExternalId")
 	switch {
 	case !params.Has("RoleArn"):

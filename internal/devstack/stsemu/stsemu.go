@@ -178,7 +178,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Metadata.RequestID = requestID
 		resp = r
 	case action == "AssumeRole":
-		resp, serr = s.assumeRole(r.Context(), key, id, params, requestID)
+		resp, serr = s.assumeRole(key, id, params, requestID)
 	default:
 		serr = &stsError{http.StatusBadRequest, "InvalidAction", fmt.Sprintf("Could not find operation %s for version %s", action, params.Get("Version"))}
 	}
