@@ -94,6 +94,15 @@ type EKSOptions struct {
 	// be signed with a registered key, and callers of another account than
 	// Emulator.AccountID find no cluster (eksemu.Options.Credentials).
 	CheckCallers bool
+	// STSEndpoint, when set, is another stack's STS that this stack uses
+	// instead of starting its own: its webhook accepts tokens presigned for
+	// it, as every EKS cluster accepts tokens for AWS's STS, so one runner
+	// with one AWS_ENDPOINT_URL_STS signs in to every stack. That STS must
+	// accept this stack's region (STSRegions) and share Credentials.
+	STSEndpoint string
+	// STSRegions are regions the stack's own STS accepts signatures for,
+	// besides its own and us-east-1: those of the stacks sharing it.
+	STSRegions []string
 }
 
 // Cluster is a running local control plane.

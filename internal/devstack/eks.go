@@ -78,12 +78,16 @@ func (c *Cluster) startEKS(o EKSOptions, apiserverURL string) ([]string, error) 
 	if c.IAMEndpoint, err = c.serve(iam); err != nil {
 		return nil, err
 	}
-	sts, err := stsemu.NewServer(stsemu.Options{Region: c.Region, Roles: o.Roles, Credentials: c.Credentials})
-	if err != nil {
-		return nil, err
-	}
-	if c.STSEndpoint, err = c.serve(sts); err != nil {
-		return nil, err
+	if o.STSEndpoint != "" {
+		c.STSEndpoint = o.STSEndpoint
+	} else {
+		sts, err := stsemu.NewServer(stsemu.Options{Region: c.Region, Roles: o.Roles, Credentials: c.Credentials, MoreRegions: o.STSRegions})
+		if err != nil {
+			return nil, err
+		}
+		if c.STSEndpoint, err = c.serve(sts); err != nil {
+			return nil, err
+		}
 	}
 	logFile, err := os.OpenFile(filepath.Join(c.Dir, "webhook.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {

@@ -63,6 +63,11 @@ type Conn struct {
 	Cluster Cluster
 }
 
+// DefaultMaxAttempts is how often an AWS call is tried when neither
+// AWS_MAX_ATTEMPTS nor the profile's max_attempts says: more than the SDK's
+// 3, so a burst of parallel calls that EKS throttles is retried, not failed.
+const DefaultMaxAttempts = 10
+
 // LoadAWSConfig loads the standard AWS configuration with a retryer suited to
 // bursts of parallel calls: more attempts, and no client-side retry quota,
 // which would otherwise turn a throttled burst into failures.
@@ -95,18 +100,25 @@ func loadBase(ctx context.Context, region, profile string) (aws.Config, error) {
 		return aws.Config{}, err
 	}
 	opts = append(opts, config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(timeout)))
-	opts = append(opts, config.WithRetryer(func() aws.Retryer {
-		return retry.NewStandard(func(o *retry.StandardOptions) {
-			o.MaxAttempts = 10
-			o.RateLimiter = ratelimit.None
-		})
-	}))
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		if profile != "" {
 			return aws.Config{}, fmt.Errorf("load AWS configuration (profile %s): %w", profile, err)
 		}
 		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	// AWS_MAX_ATTEMPTS (or the profile's max_attempts) still decides, as
+	// for every AWS tool: a CI job may prefer an unreachable endpoint to
+	// fail in seconds rather than after ten attempts.
+	attempts := DefaultMaxAttempts
+	if cfg.RetryMaxAttempts > 0 {
+		attempts = cfg.RetryMaxAttempts
+	}
+	cfg.Retryer = func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = attempts
+			o.RateLimiter = ratelimit.None
+		})
 	}
 	return cfg, nil
 }

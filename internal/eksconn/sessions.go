@@ -86,10 +86,14 @@ func (s *Sessions) Config(ctx context.Context, id Identity, region string) (aws.
 // a role that may not be assumed fails the clusters that need it, with
 // STS's answer, and no other.
 func load(ctx context.Context, id Identity, region string, now time.Time) (aws.Config, error) {
-	cfg, err := loadBase(ctx, region, id.Profile)
+	// The shared configuration keeps the profile's (or environment's)
+	// region; each cluster sets its own on a copy.
+	cfg, err := loadBase(ctx, "", id.Profile)
 	if err != nil || id.RoleARN == "" {
 		return cfg, err
 	}
+	// STS is called in the profile's region, else in the region of the
+	// first cluster that needs the role.
 	stsCfg := cfg.Copy()
 	if stsCfg.Region == "" {
 		stsCfg.Region = region

@@ -53,9 +53,12 @@ const (
 // credential registry.
 type Server struct {
 	region string
-	creds  *awscreds.Registry
-	roles  map[string]Role // by ARN
-	now    func() time.Time
+	// regions are the signing regions accepted: the server's, the global
+	// endpoint's, and Options.MoreRegions.
+	regions []string
+	creds   *awscreds.Registry
+	roles   map[string]Role // by ARN
+	now     func() time.Time
 }
 
 // Options configure NewServer.
@@ -70,6 +73,10 @@ type Options struct {
 	// (and the EKS emulator and token webhook) for their keys and sessions
 	// to be valid at all of them.
 	Credentials *awscreds.Registry
+	// MoreRegions are signing regions accepted besides Region and
+	// us-east-1: an STS that several local stacks in several regions share
+	// stands for each region's STS endpoint.
+	MoreRegions []string
 }
 
 // New returns an STS for region (default us-west-2) that knows principals
@@ -98,7 +105,7 @@ func NewServer(o Options) (*Server, error) {
 			return nil, fmt.Errorf("sts principals: %w", err)
 		}
 	}
-	s := &Server{region: o.Region, creds: o.Credentials, roles: map[string]Role{}, now: time.Now}
+	s := &Server{region: o.Region, regions: append([]string{o.Region, globalRegion}, o.MoreRegions...), creds: o.Credentials, roles: map[string]Role{}, now: time.Now}
 	for _, r := range o.Roles {
 		if err := r.validate(); err != nil {
 			return nil, err
@@ -157,7 +164,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			params[k] = append(params[k], v...)
 		}
 	}
-	key, err := s.creds.Verify(r.Context(), r, body, awscreds.Scope{Service: "sts", Regions: []string{s.region, globalRegion}}, s.now())
+	key, err := s.creds.Verify(r.Context(), r, body, awscreds.Scope{Service: "sts", Regions: s.regions}, s.now())
 	if err != nil {
 		s.fail(w, requestID, authError(err))
 		return
