@@ -140,6 +140,11 @@ func (c Connection) check() error {
 	return nil
 }
 
+// clusterNamePattern is EKS's rule for cluster names; kubeconfig-context
+// clusters follow it too, so every name is safe in a table, a CI matrix and
+// a --clusters glob.
+var clusterNamePattern = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$`)
+
 var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
 
 // AWSAuth mirrors the ConfigMap's three keys.
@@ -274,6 +279,9 @@ func parse(b []byte) (*File, error) {
 	for i, c := range f.Clusters {
 		if c.Name == "" {
 			return nil, fmt.Errorf("%w: clusters[%d]: name is required", ErrInvalid, i)
+		}
+		if !clusterNamePattern.MatchString(c.Name) {
+			return nil, fmt.Errorf("%w: clusters[%d]: name %q is not a cluster name: EKS takes 1 to 100 letters, digits, hyphens and underscores, starting with a letter or digit", ErrInvalid, i, c.Name)
 		}
 		if names[c.Name] {
 			return nil, fmt.Errorf("%w: clusters[%d]: cluster %s is listed twice", ErrInvalid, i, c.Name)
