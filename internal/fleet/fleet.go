@@ -30,7 +30,7 @@ import (
 
 // DefaultParallel is how many clusters run at once when --parallel is not
 // given: enough to hide EKS latency (a diff of 100 clusters at 50 ms per
-// request is 11x faster than one at a time, BenchmarkFleetDiff100 in
+// request is 13x faster than one at a time, BenchmarkFleetDiff100 in
 // internal/app), few enough that the retryer absorbs EKS's throttling of
 // one account's bursts (a throttled request is retried, never reported).
 const DefaultParallel = 16

@@ -129,6 +129,10 @@ func (s *Server) mux() *http.ServeMux {
 	return m
 }
 
+// ThrottledCalls is the Calls key counting requests answered with
+// ThrottlingException.
+const ThrottledCalls = "(throttled)"
+
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, op string, h handler) {
 	s.count(op)
 	w.Header().Set("x-amzn-RequestId", uuid())
@@ -146,6 +150,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, op string, h hand
 	case err != nil: // a refused caller, answered below
 	case throttleRate > 0 && s.rng() < throttleRate:
 		err = errThrottled
+		s.count(ThrottledCalls)
 	default:
 		// One request at a time: the state is small and the calls are quick.
 		s.mu.Lock()
