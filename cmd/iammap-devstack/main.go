@@ -42,9 +42,9 @@ func main() {
 			&cli.StringSliceFlag{Name: "iam", Value: cli.NewStringSlice(demoIAM...), Usage: "`ARN` that exists in the local IAM (for migrate's path lookups); repeatable"},
 		},
 		Commands: []*cli.Command{
-			{Name: "up", Usage: "start the stack in the background (no-op when it already runs)", Action: up},
-			{Name: "down", Usage: "stop the stack and remove its state", Action: down},
-			{Name: "run", Usage: "run the stack in the foreground until interrupted", Action: run, Hidden: true},
+			{Name: "up", Usage: "start the stack in the background (no-op when it already runs)", Action: up, Flags: []cli.Flag{fleetFlag}},
+			{Name: "down", Usage: "stop the stack (or every stack of the fleet) and remove its state", Action: down},
+			{Name: "run", Usage: "run the stack in the foreground until interrupted", Action: run, Hidden: true, Flags: []cli.Flag{fleetFlag}},
 		},
 	}
 	if err := app.RunContext(ctx, os.Args); err != nil {
@@ -55,6 +55,10 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// fleetFlag makes up and run start the local fleet instead of one cluster:
+// alpha, bravo and charlie in two accounts (devstack.FleetMembers).
+var fleetFlag = &cli.BoolFlag{Name: "fleet", Usage: "start the local fleet: 3 clusters in 2 accounts and 3 modes (writes DIR/env, DIR/fleet.yaml, DIR/kubeconfig-NAME); --cluster, --auth-mode, --principal and --iam do not apply"}
 
 func stackDir(c *cli.Context) (string, error) {
 	return filepath.Abs(filepath.Join(c.String("dir"), "stack"))
@@ -92,6 +96,9 @@ func run(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.Bool("fleet") {
+		return runFleet(c, dir)
+	}
 	ps, err := principals(c)
 	if err != nil {
 		return err
@@ -113,10 +120,33 @@ func run(c *cli.Context) error {
 	return nil
 }
 
+func runFleet(c *cli.Context, dir string) error {
+	f, err := devstack.StartFleet(c.Context, devstack.FleetOptions{BinDir: c.String("bin"), Dir: dir})
+	if err != nil {
+		return err
+	}
+	defer f.Stop()
+	f.DaemonPID = os.Getpid()
+	if err := f.WriteState(); err != nil {
+		return err
+	}
+	for _, cl := range f.Clusters {
+		fmt.Fprintf(os.Stderr, "iammap-devstack: running: %s: kube-apiserver %s, EKS %s\n", cl.ClusterName, cl.Server, cl.EKSEndpoint)
+	}
+	<-c.Context.Done()
+	return nil
+}
+
 func up(c *cli.Context) error {
 	dir, err := stackDir(c)
 	if err != nil {
 		return err
+	}
+	if c.Bool("fleet") {
+		return upFleet(c, dir)
+	}
+	if devstack.IsFleetDir(dir) {
+		return fmt.Errorf("%s holds a local fleet: run `iammap-devstack --dir %s down` first, or use another --dir", dir, c.String("dir"))
 	}
 	if running, err := devstack.Load(dir); err == nil && running.Running() {
 		fmt.Fprintf(os.Stderr, "iammap-devstack: already running at %s\n", running.Server)
@@ -125,6 +155,72 @@ func up(c *cli.Context) error {
 	if _, err := devstack.FindBinDir(c.String("bin")); err != nil {
 		return err
 	}
+	args := []string{"--dir", c.String("dir"), "--bin", c.String("bin"), "--auth-mode", c.String("auth-mode"), "--cluster", c.String("cluster")}
+	for _, p := range c.StringSlice("principal") {
+		args = append(args, "--principal", p)
+	}
+	for _, p := range c.StringSlice("iam") {
+		args = append(args, "--iam", p)
+	}
+	return startDaemon(c, dir, append(args, "run"), func(start time.Time) (bool, error) {
+		cluster, err := devstack.Load(dir)
+		if err != nil {
+			return false, nil
+		}
+		fmt.Fprintf(os.Stderr, "iammap-devstack: ready in %.1fs: kube-apiserver %s, EKS API %s, cluster %s (logs in %s)\n",
+			time.Since(start).Seconds(), cluster.Server, cluster.EKSEndpoint, cluster.ClusterName, dir)
+		return true, writeEnv(c, cluster)
+	})
+}
+
+func upFleet(c *cli.Context, dir string) error {
+	root, err := filepath.Abs(c.String("dir"))
+	if err != nil {
+		return err
+	}
+	if running, err := devstack.LoadFleet(dir); err == nil && running.Running() {
+		fmt.Fprintf(os.Stderr, "iammap-devstack: the fleet already runs in %s\n", dir)
+		return writeFleetFiles(running, root)
+	}
+	if _, err := devstack.Load(dir); err == nil {
+		return fmt.Errorf("%s holds a single-cluster stack: run `iammap-devstack --dir %s down` first, or use another --dir", dir, c.String("dir"))
+	}
+	if devstack.IsFleetDir(dir) {
+		// A fleet that died or half-started: stop what is left first.
+		if err := devstack.StopFleetDir(dir, stopDaemon); err != nil {
+			return err
+		}
+	}
+	if _, err := devstack.FindBinDir(c.String("bin")); err != nil {
+		return err
+	}
+	args := []string{"--dir", c.String("dir"), "--bin", c.String("bin"), "run", "--fleet"}
+	return startDaemon(c, dir, args, func(start time.Time) (bool, error) {
+		f, err := devstack.LoadFleet(dir)
+		if err != nil {
+			return false, nil
+		}
+		fmt.Fprintf(os.Stderr, "iammap-devstack: fleet ready in %.1fs (logs in %s):\n", time.Since(start).Seconds(), dir)
+		for i, cl := range f.Clusters {
+			m := devstack.FleetMembers[i]
+			fmt.Fprintf(os.Stderr, "  %-8s account %s  %-10s %-19s EKS %s\n", cl.ClusterName, m.Account, cl.Region, m.AuthMode, cl.EKSEndpoint)
+		}
+		return true, writeFleetFiles(f, root)
+	})
+}
+
+func writeFleetFiles(f *devstack.Fleet, root string) error {
+	if err := f.WriteFiles(root); err != nil {
+		return err
+	}
+	files := devstack.FleetFiles(root)
+	fmt.Fprintf(os.Stderr, "iammap-devstack: wrote %s and %s; try: . %s && iammap diff -f %s\n", files[0], files[1], files[0], files[1])
+	return nil
+}
+
+// startDaemon starts `iammap-devstack args...` in a session of its own,
+// logging to dir/devstack.log, and waits until ready reports the stack up.
+func startDaemon(c *cli.Context, dir string, args []string, ready func(start time.Time) (bool, error)) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
@@ -141,14 +237,7 @@ func up(c *cli.Context) error {
 		return err
 	}
 	defer logFile.Close()
-	args := []string{"--dir", c.String("dir"), "--bin", c.String("bin"), "--auth-mode", c.String("auth-mode"), "--cluster", c.String("cluster")}
-	for _, p := range c.StringSlice("principal") {
-		args = append(args, "--principal", p)
-	}
-	for _, p := range c.StringSlice("iam") {
-		args = append(args, "--iam", p)
-	}
-	daemon := exec.Command(self, append(args, "run")...)
+	daemon := exec.Command(self, args...)
 	daemon.Stdout, daemon.Stderr = logFile, logFile
 	// A session of its own: the stack outlives this command and the terminal.
 	daemon.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -159,10 +248,8 @@ func up(c *cli.Context) error {
 	exited := make(chan error, 1)
 	go func() { exited <- daemon.Wait() }()
 	for {
-		if cluster, err := devstack.Load(dir); err == nil {
-			fmt.Fprintf(os.Stderr, "iammap-devstack: ready in %.1fs: kube-apiserver %s, EKS API %s, cluster %s (logs in %s)\n",
-				time.Since(start).Seconds(), cluster.Server, cluster.EKSEndpoint, cluster.ClusterName, dir)
-			return writeEnv(c, cluster)
+		if ok, err := ready(start); ok {
+			return err
 		}
 		select {
 		case err := <-exited:
@@ -221,6 +308,19 @@ func down(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if devstack.IsFleetDir(dir) {
+		if err := devstack.StopFleetDir(dir, stopDaemon); err != nil {
+			return err
+		}
+		root := filepath.Dir(dir)
+		for _, p := range append([]string{dir}, devstack.FleetFiles(root)...) {
+			if err := os.RemoveAll(p); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintln(os.Stderr, "iammap-devstack: stopped the fleet")
+		return nil
+	}
 	cluster, err := devstack.Load(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		fmt.Fprintln(os.Stderr, "iammap-devstack: not running")
@@ -230,10 +330,7 @@ func down(c *cli.Context) error {
 		return err
 	}
 	if cluster.DaemonPID > 0 {
-		_ = syscall.Kill(cluster.DaemonPID, syscall.SIGTERM)
-		for i := 0; i < 100 && syscall.Kill(cluster.DaemonPID, 0) == nil; i++ {
-			time.Sleep(100 * time.Millisecond)
-		}
+		stopDaemon(cluster.DaemonPID)
 	}
 	cluster.Stop() // whatever the daemon did not stop
 	root := filepath.Dir(dir)
@@ -244,6 +341,15 @@ func down(c *cli.Context) error {
 	}
 	fmt.Fprintln(os.Stderr, "iammap-devstack: stopped")
 	return nil
+}
+
+// stopDaemon asks the process owning a stack to stop it, and waits up to
+// 10 s for it to exit.
+func stopDaemon(pid int) {
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
