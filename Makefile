@@ -12,7 +12,7 @@ KUBE_BINS  := $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/kubectl
 KUBE_MOD   := tools/kube/go.mod tools/kube/go.sum
 KUBE_STAMP := $(BIN)/.kube-version-$(KUBE_VERSION)
 
-.PHONY: help build kube-bin up down demo unit test bench lint fmt-check fuzz clean
+.PHONY: help build kube-bin up down demo demo-fleet unit test bench lint fmt-check fuzz clean
 # A build that fails or is interrupted leaves no binary that looks current.
 .DELETE_ON_ERROR:
 
@@ -68,11 +68,19 @@ up: kube-bin $(BIN)/iammap-devstack
 down: $(BIN)/iammap-devstack
 	$(BIN)/iammap-devstack --dir .local --bin $(BIN) down
 
-## demo: build everything, start the local stack, run the walkthrough, stop
+## demo: build everything, start the local stack, run the walkthroughs, stop; then demo-fleet
 demo: build up
 	@status=0; PATH="$(BIN):$$PATH" bash examples/walkthrough.sh .local/env && \
 	  PATH="$(BIN):$$PATH" bash examples/eks-story.sh .local/env || status=$$?; \
-	  $(BIN)/iammap-devstack --dir .local --bin $(BIN) down; exit $$status
+	  $(BIN)/iammap-devstack --dir .local --bin $(BIN) down; [ $$status -eq 0 ] || exit $$status
+	@$(MAKE) --no-print-directory demo-fleet
+
+## demo-fleet: start the local fleet (3 clusters, 2 accounts, no AWS account) in .local/fleet, run examples/fleet.sh over it, stop
+FLEET_DIR ?= .local/fleet
+demo-fleet: build kube-bin $(BIN)/iammap-devstack
+	@status=0; $(BIN)/iammap-devstack --dir $(FLEET_DIR) --bin $(BIN) up --fleet && \
+	  PATH="$(BIN):$$PATH" bash examples/fleet.sh $(FLEET_DIR)/env $(FLEET_DIR)/fleet.yaml || status=$$?; \
+	  $(BIN)/iammap-devstack --dir $(FLEET_DIR) --bin $(BIN) down; exit $$status
 
 ## unit: the fast loop: gofmt check and go test ./... with integration tests skipped (needs no kube binaries)
 unit: fmt-check
