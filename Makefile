@@ -118,6 +118,7 @@ fuzz:
 
 ## clean: stop the stack and remove bin/ (the kube binaries too) and .local/
 clean: down
+	$(BIN)/iammap-devstack --dir $(FLEET_DIR) --bin $(BIN) down
 	rm -rf $(BIN) .local
 
 ## help: this list
