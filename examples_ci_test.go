@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,19 +99,25 @@ func TestGitLabFleetMatrixMatchesTheAccessFile(t *testing.T) {
 	}
 }
 
-// The action is a composite that installs a pinned iammap, and its run
-// script parses and keeps diff's exit codes: 2 (changes pending) is a
-// notice unless fail-on-changes, 1 fails the step, and the plan reaches the
-// job summary either way.
-func TestActionInstallsAPinnedIammapAndKeepsDiffExitCodes(t *testing.T) {
+// The action is a composite that installs iammap at a version, and its run
+// script parses and keeps iammap's exit codes: 2 from diff (or apply
+// --dry-run) is a notice unless fail-on-changes, 2 from audit a warning
+// unless fail-on-findings, 1 fails the step, and the output reaches the log
+// as it comes and the job summary either way. Arguments are never
+// glob-expanded against the checkout, clusters is one argument, and no file
+// is left in the workspace.
+func TestActionInstallsIammapAndKeepsExitCodes(t *testing.T) {
 	action := loadYAML(t, "action.yml")
 	if dig(action, "runs", "using") != "composite" {
 		t.Fatal("action.yml is not a composite action")
 	}
-	for _, in := range []string{"command", "file", "cluster", "region", "version", "fail-on-changes"} {
+	for _, in := range []string{"command", "file", "cluster", "clusters", "region", "args", "version", "fail-on-changes", "fail-on-findings"} {
 		if dig(action, "inputs", in) == nil {
 			t.Errorf("input %s missing", in)
 		}
+	}
+	if d, _ := dig(action, "inputs", "version", "description").(string); !strings.Contains(d, "commit SHA") || !strings.Contains(d, "v1.0.0") {
+		t.Errorf("the version input does not say how to pin: %q", d)
 	}
 	var install, run map[string]any
 	for _, s := range dig(action, "runs", "steps").([]any) {
@@ -125,52 +132,102 @@ func TestActionInstallsAPinnedIammapAndKeepsDiffExitCodes(t *testing.T) {
 		t.Fatal("install or run step missing")
 	}
 	if v := dig(install, "env", "VERSION"); v != "${{ inputs.version || github.action_ref }}" || !strings.Contains(install["run"].(string), `go install "github.com/iammap/iammap@${VERSION}"`) {
-		t.Errorf("install step does not pin the version: %v", install)
+		t.Errorf("install step does not install the version: %v", install)
+	}
+	if v := dig(run, "env", "CLUSTERS"); v != "${{ inputs.clusters }}" {
+		t.Errorf("run step env CLUSTERS = %v", v)
+	}
+	script := run["run"].(string)
+	for _, want := range []string{"set -f", `--clusters "$CLUSTERS"`, "RUNNER_TEMP", "| tee "} {
+		if !strings.Contains(script, want) {
+			t.Errorf("run script lacks %q", want)
+		}
 	}
 
-	// Run the step's script with a stand-in iammap that exits as told.
+	// Run the step's script with a stand-in iammap that prints its
+	// arguments one by one (stdout) and a line on stderr, and exits as told.
 	dir := t.TempDir()
-	script := filepath.Join(dir, "run.sh")
-	if err := os.WriteFile(script, []byte(run["run"].(string)), 0o600); err != nil {
+	bin, work, tmp := filepath.Join(dir, "bin"), filepath.Join(dir, "work"), filepath.Join(dir, "tmp")
+	for _, d := range []string{bin, work, tmp} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A checkout with files a shell glob would match.
+	for _, f := range []string{"prod-eu", "prod-us"} {
+		if err := os.WriteFile(filepath.Join(work, f), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scriptFile := filepath.Join(dir, "run.sh")
+	if err := os.WriteFile(scriptFile, []byte(script), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("bash", "-n", script).CombinedOutput(); err != nil {
+	if out, err := exec.Command("bash", "-n", scriptFile).CombinedOutput(); err != nil {
 		t.Fatalf("bash -n: %v\n%s", err, out)
 	}
-	stub := filepath.Join(dir, "iammap")
-	if err := os.WriteFile(stub, []byte("#!/bin/sh\necho \"plan for $*\"\nexit $STUB_EXIT\n"), 0o700); err != nil {
+	stub := "#!/bin/sh\necho \"plan for $*\"\nfor a; do printf '<%s>' \"$a\"; done; echo\necho 'stderr line' >&2\nexit $STUB_EXIT\n"
+	if err := os.WriteFile(filepath.Join(bin, "iammap"), []byte(stub), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		command, stubExit, failOnChanges string
-		wantExit                         int
+		command, args, clusters, stubExit, failOnChanges, failOnFindings string
+		wantExit                                                         int
+		wantArgs                                                         string
 	}{
-		{"diff", "0", "false", 0},
-		{"diff", "2", "false", 0},
-		{"diff", "2", "true", 2},
-		{"diff", "1", "false", 1},
-		{"apply", "1", "false", 1},
-		{"destroy", "0", "false", 1},
+		{command: "diff", stubExit: "0", wantExit: 0},
+		{command: "diff", stubExit: "2", wantExit: 0},
+		{command: "diff", stubExit: "2", failOnChanges: "true", wantExit: 2},
+		{command: "diff", stubExit: "1", wantExit: 1},
+		{command: "apply", stubExit: "1", wantExit: 1},
+		{command: "apply", stubExit: "2", wantExit: 2},
+		{command: "apply", args: "--dry-run", stubExit: "2", wantExit: 0, wantArgs: "<--dry-run>"},
+		{command: "apply", args: "--dry-run", stubExit: "2", failOnChanges: "true", wantExit: 2, wantArgs: "<--dry-run>"},
+		{command: "audit", args: "--fail-on error", stubExit: "2", wantExit: 0, wantArgs: "<--fail-on><error>"},
+		{command: "audit", stubExit: "2", failOnFindings: "true", wantExit: 2},
+		{command: "audit", stubExit: "0", wantExit: 0},
+		{command: "audit", stubExit: "1", wantExit: 1},
+		// Globs reach iammap as written, in args and in clusters.
+		{command: "diff", args: "--prune --clusters prod-*", stubExit: "0", wantExit: 0, wantArgs: "<--prune><--clusters><prod-*>"},
+		{command: "diff", clusters: "prod-*, staging", stubExit: "0", wantExit: 0},
+		{command: "destroy", stubExit: "0", wantExit: 1},
 	} {
+		name := fmt.Sprintf("%s %q clusters %q exit %s fail-on-changes %q fail-on-findings %q", tc.command, tc.args, tc.clusters, tc.stubExit, tc.failOnChanges, tc.failOnFindings)
 		summary, outputs := filepath.Join(dir, "summary"), filepath.Join(dir, "outputs")
 		os.Remove(summary)
 		os.Remove(outputs)
-		cmd := exec.Command("bash", "-e", script)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"), "STUB_EXIT="+tc.stubExit, "COMMAND="+tc.command, "FILE=access.yaml",
-			"CLUSTER=prod", "REGION=eu-west-1", "ARGS=--prune", "FAIL_ON_CHANGES="+tc.failOnChanges, "GITHUB_STEP_SUMMARY="+summary, "GITHUB_OUTPUT="+outputs)
+		cmd := exec.Command("bash", "-e", "-o", "pipefail", scriptFile) // as GitHub runs a bash step
+		cmd.Dir = work
+		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "STUB_EXIT="+tc.stubExit, "COMMAND="+tc.command, "FILE=access.yaml",
+			"CLUSTER=prod", "CLUSTERS="+tc.clusters, "REGION=eu-west-1", "ARGS="+tc.args, "FAIL_ON_CHANGES="+tc.failOnChanges, "FAIL_ON_FINDINGS="+tc.failOnFindings,
+			"GITHUB_STEP_SUMMARY="+summary, "GITHUB_OUTPUT="+outputs, "RUNNER_TEMP="+tmp)
 		out, _ := cmd.CombinedOutput()
 		if got := cmd.ProcessState.ExitCode(); got != tc.wantExit {
-			t.Errorf("%s with iammap exiting %s (fail-on-changes %s): step exits %d, want %d\n%s", tc.command, tc.stubExit, tc.failOnChanges, got, tc.wantExit, out)
+			t.Errorf("%s: step exits %d, want %d\n%s", name, got, tc.wantExit, out)
 		}
 		if tc.command == "destroy" {
 			continue
 		}
-		if b, _ := os.ReadFile(summary); !strings.Contains(string(b), "plan for "+tc.command+" -f access.yaml --cluster prod --region eu-west-1 --prune") {
-			t.Errorf("job summary = %q, want the plan", b)
+		wantArgs := "<" + tc.command + "><-f><access.yaml><--cluster><prod><--region><eu-west-1>"
+		if tc.clusters != "" {
+			wantArgs = "<" + tc.command + "><-f><access.yaml><--cluster><prod><--clusters><" + tc.clusters + "><--region><eu-west-1>"
+		}
+		wantArgs += tc.wantArgs // args, word by word
+		for _, want := range []string{wantArgs + "\n", "stderr line"} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("%s: log lacks %q:\n%s", name, want, out)
+			}
+			if b, _ := os.ReadFile(summary); !strings.Contains(string(b), want) {
+				t.Errorf("%s: job summary lacks %q:\n%s", name, want, b)
+			}
 		}
 		if b, _ := os.ReadFile(outputs); string(b) != "exit-code="+tc.stubExit+"\n" {
-			t.Errorf("outputs = %q", b)
+			t.Errorf("%s: outputs = %q", name, b)
+		}
+		for d, want := range map[string]int{work: 2, tmp: 0} {
+			if ents, _ := os.ReadDir(d); len(ents) != want {
+				t.Errorf("%s: %s holds %d files after the step, want %d", name, d, len(ents), want)
+			}
 		}
 	}
 }
