@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -39,33 +40,99 @@ func dig(v any, keys ...string) any {
 	return v
 }
 
-// The GitHub fleet workflow lists the clusters with iammap and fans out one
-// job per cluster, none stopping the others.
+// pinnedAction: the action at a full version tag (vX.Y.Z), not a major
+// tag that go install resolves to the newest release when the job runs.
+var pinnedAction = regexp.MustCompile(`^iammap/iammap@v[0-9]+\.[0-9]+\.[0-9]+$`)
+
+// The GitHub fleet workflow lists the clusters with iammap (failing when
+// iammap fails) and fans out one job per cluster, none stopping the others,
+// one at a time per cluster, applies through an environment.
 func TestGitHubFleetWorkflowIsAMatrixOverIammapClusters(t *testing.T) {
 	wf := loadYAML(t, "examples/ci/github-actions-fleet.yaml")
-	steps, _ := dig(wf, "jobs", "clusters", "steps").([]any)
-	listed := slices.ContainsFunc(steps, func(s any) bool {
-		run, _ := dig(s, "run").(string)
-		return strings.Contains(run, "iammap clusters -f access.yaml -o json") && strings.Contains(run, "GITHUB_OUTPUT")
-	})
-	if !listed {
-		t.Error("the clusters job does not publish `iammap clusters -f access.yaml -o json` as an output")
+	if dig(wf, "permissions", "id-token") != "write" || dig(wf, "permissions", "contents") != "read" {
+		t.Errorf("permissions = %v, want id-token: write, contents: read", dig(wf, "permissions"))
 	}
-	if ff, ok := dig(wf, "jobs", "access", "strategy", "fail-fast").(bool); !ok || ff {
+	var list string
+	for _, s := range dig(wf, "jobs", "clusters", "steps").([]any) {
+		if run, _ := dig(s, "run").(string); strings.Contains(run, "iammap clusters -f access.yaml -o json") && strings.Contains(run, "GITHUB_OUTPUT") {
+			list = run
+		}
+		if u, _ := dig(s, "uses").(string); strings.HasPrefix(u, "iammap/iammap@") && !pinnedAction.MatchString(u) {
+			t.Errorf("%s is not pinned to a full version", u)
+		}
+	}
+	if list == "" {
+		t.Fatal("the clusters job does not publish `iammap clusters -f access.yaml -o json` as an output")
+	}
+	// Run the list step with a stand-in iammap: its output becomes the
+	// step's, and its failure fails the step (as bash -e runs it, and
+	// without -e too).
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "iammap"), []byte("#!/bin/sh\necho '[{\"cluster\":\"prod-eu\"}]'\nexit $STUB_EXIT\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, shell := range [][]string{{"bash", "-e", "-c"}, {"bash", "-c"}} {
+		for _, exit := range []string{"0", "1"} {
+			outputs := filepath.Join(dir, "outputs")
+			os.Remove(outputs)
+			cmd := exec.Command(shell[0], append(shell[1:], list)...)
+			cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"), "STUB_EXIT="+exit, "GITHUB_OUTPUT="+outputs)
+			out, _ := cmd.CombinedOutput()
+			b, _ := os.ReadFile(outputs)
+			if got := cmd.ProcessState.ExitCode(); exit == "0" && (got != 0 || string(b) != "clusters=[{\"cluster\":\"prod-eu\"}]\n") {
+				t.Errorf("%v: list step exits %d, outputs %q\n%s", shell, got, b, out)
+			} else if exit == "1" && got == 0 {
+				t.Errorf("%v: iammap clusters failed, the list step did not\n%s", shell, out)
+			}
+		}
+	}
+
+	job := dig(wf, "jobs", "access")
+	if dig(job, "runs-on") == nil {
+		t.Error("the matrix job has no runs-on")
+	}
+	if dig(job, "name") != "${{ matrix.cluster }}" {
+		t.Errorf("matrix job name = %v, want ${{ matrix.cluster }}", dig(job, "name"))
+	}
+	if ff, ok := dig(job, "strategy", "fail-fast").(bool); !ok || ff {
 		t.Error("the matrix must set fail-fast: false, so one failing cluster does not cancel the others")
 	}
-	if inc, _ := dig(wf, "jobs", "access", "strategy", "matrix", "include").(string); !strings.Contains(inc, "fromJSON(needs.clusters.outputs.clusters)") {
+	if inc, _ := dig(job, "strategy", "matrix", "include").(string); !strings.Contains(inc, "fromJSON(needs.clusters.outputs.clusters)") {
 		t.Errorf("matrix include = %q, want the clusters job's output", inc)
 	}
-	for _, cmd := range []string{"diff", "apply"} {
+	if g := dig(job, "concurrency", "group"); g != "eks-access-${{ matrix.cluster }}" {
+		t.Errorf("concurrency group = %v, want one per cluster", g)
+	}
+	if c, ok := dig(job, "concurrency", "cancel-in-progress").(bool); !ok || c {
+		t.Error("concurrency must not cancel an apply in progress")
+	}
+	if env, _ := dig(job, "environment").(string); !strings.Contains(env, "github.ref == 'refs/heads/main'") || !strings.Contains(env, "matrix.cluster") {
+		t.Errorf("environment = %q, want one per cluster on main only", env)
+	}
+	var creds map[string]any
+	for _, s := range dig(job, "steps").([]any) {
+		if u, _ := dig(s, "uses").(string); strings.HasPrefix(u, "aws-actions/configure-aws-credentials@") {
+			creds, _ = dig(s, "with").(map[string]any)
+		}
+	}
+	role, _ := creds["role-to-assume"].(string)
+	if strings.Contains(role, "matrix.cluster") || !strings.Contains(role, "matrix.account") || !strings.Contains(role, "vars.EKS_ACCESS_ROLE") {
+		// Variable names are [A-Za-z0-9_]: prod-eu could never be part of one.
+		t.Errorf("role-to-assume = %q, want a variable per account, else vars.EKS_ACCESS_ROLE", role)
+	}
+	if r, _ := creds["aws-region"].(string); !strings.Contains(r, "matrix.region") || !strings.Contains(r, "vars.AWS_REGION") {
+		t.Errorf("aws-region = %q, want the matrix region, else vars.AWS_REGION", r)
+	}
+	for cmd, cond := range map[string]string{"diff": "github.event_name == 'pull_request'", "apply": "github.ref == 'refs/heads/main'"} {
 		found := false
-		for _, s := range dig(wf, "jobs", "access", "steps").([]any) {
-			if dig(s, "uses") == "iammap/iammap@v1" && dig(s, "with", "command") == cmd && dig(s, "with", "cluster") == "${{ matrix.cluster }}" {
+		for _, s := range dig(job, "steps").([]any) {
+			u, _ := dig(s, "uses").(string)
+			if pinnedAction.MatchString(u) && dig(s, "with", "command") == cmd && dig(s, "with", "cluster") == "${{ matrix.cluster }}" && dig(s, "if") == cond {
 				found = true
 			}
 		}
 		if !found {
-			t.Errorf("no step runs the action with command %s for the matrix cluster", cmd)
+			t.Errorf("no step runs the pinned action with command %s for the matrix cluster if %s", cmd, cond)
 		}
 	}
 }
