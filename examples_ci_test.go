@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -137,10 +138,50 @@ func TestGitHubFleetWorkflowIsAMatrixOverIammapClusters(t *testing.T) {
 	}
 }
 
+// checkGitLabOIDC: a job template that exchanges GitLab's OIDC token for
+// the role in EKS_ACCESS_ROLE, through the AWS SDK's web identity variables.
+func checkGitLabOIDC(t *testing.T, file string, tmpl any) {
+	t.Helper()
+	if aud := dig(tmpl, "id_tokens", "AWS_TOKEN", "aud"); aud != "sts.amazonaws.com" {
+		t.Errorf("%s: id_tokens AWS_TOKEN aud = %v, want sts.amazonaws.com", file, aud)
+	}
+	if dig(tmpl, "variables", "AWS_ROLE_ARN") != "$EKS_ACCESS_ROLE" || dig(tmpl, "variables", "AWS_WEB_IDENTITY_TOKEN_FILE") == nil {
+		t.Errorf("%s: AWS_ROLE_ARN / AWS_WEB_IDENTITY_TOKEN_FILE not set: %v", file, dig(tmpl, "variables"))
+	}
+	bs, _ := dig(tmpl, "before_script").([]any)
+	if !slices.Contains(bs, any(`printf '%s' "$AWS_TOKEN" > "$AWS_WEB_IDENTITY_TOKEN_FILE"`)) {
+		t.Errorf("%s: before_script does not write the token file: %v", file, bs)
+	}
+}
+
+// checkGitLabBuildOnce: one job installs a pinned iammap as an artifact
+// (a static binary), and no other job runs go install.
+func checkGitLabBuildOnce(t *testing.T, file string, ci map[string]any) {
+	t.Helper()
+	if v, _ := dig(ci, "variables", "IAMMAP_VERSION").(string); !regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+$`).MatchString(v) {
+		t.Errorf("%s: IAMMAP_VERSION = %q, want a full version", file, v)
+	}
+	if a, _ := dig(ci, "build-iammap", "artifacts", "paths").([]any); !slices.Contains(a, any("bin/iammap")) || dig(ci, "build-iammap", "variables", "CGO_ENABLED") != "0" {
+		t.Errorf("%s: build-iammap does not hand a static bin/iammap on", file)
+	}
+	for name, job := range ci {
+		for _, key := range []string{"before_script", "script"} {
+			lines, _ := dig(job, key).([]any)
+			for _, l := range lines {
+				if s, _ := l.(string); strings.Contains(s, "go install") && name != "build-iammap" {
+					t.Errorf("%s: %s runs go install", file, name)
+				}
+			}
+		}
+	}
+}
+
 // The GitLab fleet example's matrix is the clusters of the access file it
-// is written for, so the check job it carries would pass.
+// is written for, so the check job it carries would pass; its jobs reach
+// AWS through GitLab's OIDC token, with iammap built once.
 func TestGitLabFleetMatrixMatchesTheAccessFile(t *testing.T) {
-	ci := loadYAML(t, "examples/ci/gitlab-ci-fleet.yaml")
+	const file = "examples/ci/gitlab-ci-fleet.yaml"
+	ci := loadYAML(t, file)
 	matrix, _ := dig(ci, ".clusters", "parallel", "matrix").([]any)
 	var got []string
 	for _, m := range matrix {
@@ -160,8 +201,105 @@ func TestGitLabFleetMatrixMatchesTheAccessFile(t *testing.T) {
 		t.Errorf("GitLab matrix %v, access file clusters %v", got, want)
 	}
 	for _, job := range []string{"eks-access-plan", "eks-access-apply"} {
-		if ext := dig(ci, job, "extends"); !slices.Contains(ext.([]any), any(".clusters")) {
+		ext, _ := dig(ci, job, "extends").([]any)
+		if !slices.Contains(ext, any(".clusters")) {
 			t.Errorf("%s does not run over the matrix", job)
+		}
+		if !slices.Contains(ext, any(".aws")) {
+			t.Errorf("%s does not authenticate to AWS", job)
+		}
+	}
+	checkGitLabOIDC(t, file, dig(ci, ".aws"))
+	checkGitLabBuildOnce(t, file, ci)
+	for _, r := range []string{`$CI_PIPELINE_SOURCE == "merge_request_event"`, "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"} {
+		rules, _ := dig(ci, "workflow", "rules").([]any)
+		if !slices.ContainsFunc(rules, func(x any) bool { return dig(x, "if") == r }) {
+			t.Errorf("workflow rules lack %s: build-iammap would not run in every pipeline", r)
+		}
+	}
+	if b, _ := os.ReadFile(file); !strings.Contains(string(b), "gitlab-ci-fleet-dynamic.yaml") {
+		t.Error("the static example does not point to the dynamic one")
+	}
+}
+
+// The dynamic GitLab example generates a child pipeline from `iammap
+// clusters -o json`: run the generating job's script with a stand-in
+// iammap and check the child it writes.
+func TestGitLabDynamicFleetGeneratesAChildPipeline(t *testing.T) {
+	const file = "examples/ci/gitlab-ci-fleet-dynamic.yaml"
+	ci := loadYAML(t, file)
+	checkGitLabBuildOnce(t, file, ci)
+	if dig(ci, "generate-pipeline", "needs") != nil {
+		t.Error("generate-pipeline needs nothing but the build stage's artifact")
+	}
+	inc, _ := dig(ci, "eks-access", "trigger", "include").([]any)
+	if len(inc) != 1 || dig(inc[0], "artifact") != "child.yml" || dig(inc[0], "job") != "generate-pipeline" {
+		t.Errorf("trigger include = %v, want the artifact child.yml of generate-pipeline", inc)
+	}
+	if dig(ci, "eks-access", "trigger", "strategy") != "depend" || dig(ci, "eks-access", "variables", "PARENT_PIPELINE_ID") != "$CI_PIPELINE_ID" {
+		t.Errorf("the trigger job must depend on the child and pass PARENT_PIPELINE_ID: %v", dig(ci, "eks-access"))
+	}
+	if a, _ := dig(ci, "generate-pipeline", "artifacts", "paths").([]any); !slices.Contains(a, any("child.yml")) {
+		t.Error("generate-pipeline does not keep child.yml")
+	}
+	if _, err := exec.LookPath("jq"); err != nil {
+		t.Skip("no jq to run the generating script")
+	}
+	var lines []string
+	for _, l := range dig(ci, "generate-pipeline", "script").([]any) {
+		if s := l.(string); !strings.HasPrefix(s, "apk ") {
+			lines = append(lines, s)
+		}
+	}
+	script := strings.Join(lines, "\n")
+	if !strings.Contains(script, "iammap clusters -f access.yaml -o json") {
+		t.Fatal("generate-pipeline does not list the clusters with iammap")
+	}
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "bin"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	stub := `#!/bin/sh
+echo '[{"cluster":"staging","region":"eu-west-1"},{"cluster":"prod-eu","account":"444455556666","region":"eu-west-1","roleArn":"arn:aws:iam::444455556666:role/d"},{"cluster":"kind-dev","context":"kind-dev"}]'
+exit $STUB_EXIT
+`
+	if err := os.WriteFile(filepath.Join(dir, "bin", "iammap"), []byte(stub), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ source, exit, command string }{{"merge_request_event", "0", "diff"}, {"push", "0", "apply"}, {"push", "1", ""}} {
+		os.Remove(filepath.Join(dir, "child.yml"))
+		cmd := exec.Command("sh", "-e", "-c", script) // as GitLab runs a script: one shell, stop at the first failure
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "CI_PROJECT_DIR="+dir, "STUB_EXIT="+tc.exit, "CI_PIPELINE_SOURCE="+tc.source)
+		out, err := cmd.CombinedOutput()
+		if tc.exit != "0" {
+			if err == nil {
+				t.Errorf("iammap clusters failed, generate-pipeline did not\n%s", out)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("generate-pipeline: %v\n%s", err, out)
+		}
+		child := loadYAML(t, filepath.Join(dir, "child.yml"))
+		if got := dig(child, "variables", "IAMMAP_COMMAND"); got != tc.command {
+			t.Errorf("%s pipeline: child IAMMAP_COMMAND = %v, want %s", tc.source, got, tc.command)
+		}
+		if dig(child, "eks-access", "extends") != ".eks-access" {
+			t.Errorf("child job does not extend the template: %v", dig(child, "eks-access"))
+		}
+		matrix, _ := json.Marshal(dig(child, "eks-access", "parallel", "matrix"))
+		if want := `[{"AWS_REGION":"eu-west-1","CLUSTER":"staging"},{"AWS_REGION":"eu-west-1","CLUSTER":"prod-eu"},{"CLUSTER":"kind-dev"}]`; string(matrix) != want {
+			t.Errorf("child matrix = %s, want %s", matrix, want)
+		}
+		tmpl := dig(child, ".eks-access")
+		checkGitLabOIDC(t, "child.yml", tmpl)
+		needs, _ := dig(tmpl, "needs").([]any)
+		if len(needs) != 1 || dig(needs[0], "pipeline") != "$PARENT_PIPELINE_ID" || dig(needs[0], "job") != "build-iammap" {
+			t.Errorf("child template needs = %v, want the parent's build-iammap", needs)
+		}
+		if sc, _ := dig(tmpl, "script").([]any); len(sc) != 1 || !strings.Contains(sc[0].(string), `iammap "$IAMMAP_COMMAND" -f access.yaml --cluster "$CLUSTER"`) {
+			t.Errorf("child script = %v", sc)
 		}
 	}
 }
