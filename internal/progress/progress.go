@@ -59,9 +59,10 @@ type Reporter struct {
 
 // New returns a reporter for total items labelled noun ("clusters",
 // "principals") writing to w. It draws a live bar when w is an *os.File on
-// a terminal, TERM is not "dumb" and neither CI nor NO_PROGRESS is set (to
-// any non-empty value; GitHub Actions and GitLab set CI=true); otherwise it
-// writes one plain line per finished item, as [Plain].
+// a terminal that reports its width (more than 0 columns), TERM is not
+// "dumb" and neither CI nor NO_PROGRESS is set (to any non-empty value;
+// GitHub Actions and GitLab set CI=true); otherwise it writes one plain line
+// per finished item, as [Plain].
 func New(w io.Writer, total int, noun string) *Reporter {
 	if !live(w) {
 		return Plain(w, total, noun)
@@ -86,7 +87,14 @@ func live(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	// A character device may be /dev/null: ask the terminal itself.
-	return err == nil && st.Mode()&os.ModeCharDevice != 0 && term.IsTerminal(int(f.Fd()))
+	if err != nil || st.Mode()&os.ModeCharDevice == 0 || !term.IsTerminal(int(f.Fd())) {
+		return false
+	}
+	// A terminal that does not know its width (a pty nobody sized: `script`
+	// without a size, some `docker exec -t`) reports 0 columns, in which a
+	// bar draws nothing at all: plain lines instead.
+	cols, _, err := term.GetSize(int(f.Fd()))
+	return err == nil && cols > 0
 }
 
 // envAllowsBar: no CI, no NO_PROGRESS, and a TERM that can move the cursor.

@@ -80,3 +80,42 @@ func TestNewOnTerminal(t *testing.T) {
 		}
 	}
 }
+
+// A pseudo-terminal nobody sized reports 0 columns (`script` without a
+// size, some `docker exec -t`): a bar there draws nothing, so New writes
+// plain lines, and every finished item reaches the screen.
+func TestNewOnTerminalWithoutWidth(t *testing.T) {
+	t.Setenv("CI", "")
+	t.Setenv("NO_PROGRESS", "")
+	t.Setenv("TERM", "xterm-256color")
+	master, tty := openPTY(t)
+	if err := unix.IoctlSetWinsize(int(tty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{}); err != nil {
+		t.Skipf("set window size: %v", err)
+	}
+	var got bytes.Buffer
+	read := make(chan struct{})
+	go func() { _, _ = io.Copy(&got, master); close(read) }()
+
+	r := New(tty, 2, "clusters")
+	if r.bar != nil {
+		t.Error("a bar on a terminal 0 columns wide")
+	}
+	r.Start("prod-eu")
+	r.Done("prod-eu", "2 change(s) pending", false, time.Second)
+	r.Start("prod-us")
+	r.Done("prod-us", "denied", true, time.Second)
+	r.Finish()
+
+	tty.Close()
+	select {
+	case <-read:
+	case <-time.After(5 * time.Second):
+		t.Fatal("reading the terminal did not end")
+	}
+	out := got.String()
+	for _, want := range []string{"[1/2] prod-eu: 2 change(s) pending (1.0s)", "[2/2] prod-us: failed: denied (1.0s)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("terminal lacks %q:\n%q", want, out)
+		}
+	}
+}
