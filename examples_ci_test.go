@@ -436,3 +436,57 @@ func TestActionInstallsIammapAndKeepsExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// The matrix snippet in README's Fleets section is a workflow that would
+// run: runners, checkout, OIDC permissions, a job name per cluster, the list
+// step that fails with iammap, and the action at a full version.
+func TestReadmeFleetSnippet(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	i := strings.Index(readme, "The CI system can be the distributed engine instead")
+	if i < 0 {
+		t.Fatal("README has no fleet CI snippet")
+	}
+	rest := readme[i:]
+	start := strings.Index(rest, "```yaml\n")
+	end := strings.Index(rest[start+8:], "```")
+	if start < 0 || end < 0 {
+		t.Fatal("README fleet snippet: no yaml block")
+	}
+	var wf map[string]any
+	if err := yaml.Unmarshal([]byte(rest[start+8:start+8+end]), &wf); err != nil {
+		t.Fatalf("README fleet snippet: %v", err)
+	}
+	if dig(wf, "permissions", "id-token") != "write" || dig(wf, "permissions", "contents") != "read" {
+		t.Errorf("README snippet permissions = %v", dig(wf, "permissions"))
+	}
+	if dig(wf, "jobs", "access", "name") != "${{ matrix.cluster }}" {
+		t.Errorf("README snippet matrix job name = %v", dig(wf, "jobs", "access", "name"))
+	}
+	for _, job := range []string{"clusters", "access"} {
+		if dig(wf, "jobs", job, "runs-on") == nil {
+			t.Errorf("README snippet job %s has no runs-on", job)
+		}
+		steps, _ := dig(wf, "jobs", job, "steps").([]any)
+		if len(steps) == 0 || dig(steps[0], "uses") != "actions/checkout@v4" {
+			t.Errorf("README snippet job %s does not check out first", job)
+		}
+		for _, s := range steps {
+			if u, _ := dig(s, "uses").(string); strings.HasPrefix(u, "iammap/iammap@") && !pinnedAction.MatchString(u) {
+				t.Errorf("README snippet uses %s, not a full version", u)
+			}
+		}
+	}
+	steps, _ := dig(wf, "jobs", "clusters", "steps").([]any)
+	if !slices.ContainsFunc(steps, func(s any) bool {
+		return dig(s, "run") == `m=$(iammap clusters -f access.yaml -o json) && echo "clusters=$m" >> "$GITHUB_OUTPUT"`
+	}) {
+		t.Error("README snippet: the list step is not the one that fails with iammap")
+	}
+	if strings.Contains(readme, "iammap/iammap@v1\n") || strings.Contains(readme, "iammap/iammap@v1 ") {
+		t.Error("README uses the action at a major tag")
+	}
+}
