@@ -490,3 +490,21 @@ func TestReadmeFleetSnippet(t *testing.T) {
 		t.Error("README uses the action at a major tag")
 	}
 }
+
+// Every CI example is YAML, and none installs a moving iammap version.
+func TestCIExamplesParseAndPin(t *testing.T) {
+	files, err := filepath.Glob("examples/ci/*.yaml")
+	if err != nil || len(files) < 5 {
+		t.Fatalf("examples/ci: %v %v", files, err)
+	}
+	moving := regexp.MustCompile(`iammap/iammap@(latest|v[0-9]+)\s`)
+	for _, f := range files {
+		loadYAML(t, f)
+		b, _ := os.ReadFile(f)
+		for _, line := range strings.Split(string(b), "\n") {
+			if code, _, _ := strings.Cut(line, "#"); moving.MatchString(code + " ") {
+				t.Errorf("%s: %q installs a moving version", f, strings.TrimSpace(line))
+			}
+		}
+	}
+}
