@@ -212,6 +212,15 @@ func (b saved) String() string {
 	return "ConfigMap " + Namespace + "/" + b.configMap
 }
 
+// backupError is a failed backup: errors.Is(err, ErrBackup) holds, and the
+// message is the cause's alone.
+type backupError struct{ error }
+
+func (e backupError) Is(target error) bool { return target == ErrBackup }
+func (e backupError) Unwrap() error        { return e.error }
+
+func backupFailed(err error) error { return backupError{err} }
+
 // backup saves cm (aws-auth as read) before it is overwritten.
 func (s *Store) backup(ctx context.Context, o BackupOptions, cm *corev1.ConfigMap) (saved, error) {
 	if s.History <= 0 || o.To == BackupNone {
@@ -221,7 +230,7 @@ func (s *Store) backup(ctx context.Context, o BackupOptions, cm *corev1.ConfigMa
 	if o.To == BackupFile {
 		path, err := writeBackupFile(o.File, b)
 		if err != nil {
-			return saved{}, fmt.Errorf("back up aws-auth to a file before writing it (nothing written): %w", err)
+			return saved{}, backupFailed(fmt.Errorf("back up aws-auth to a file before writing it (nothing written): %w", err))
 		}
 		return saved{file: path}, nil
 	}
@@ -236,7 +245,7 @@ func (s *Store) backup(ctx context.Context, o BackupOptions, cm *corev1.ConfigMa
 		// still gets a backup, where they can write one.
 		path, ferr := writeBackupFile(o.File, b)
 		if ferr != nil {
-			return saved{}, fmt.Errorf("back up aws-auth before writing it (nothing written): creating a ConfigMap in %s is forbidden, and a file failed: %w", Namespace, ferr)
+			return saved{}, backupFailed(fmt.Errorf("back up aws-auth before writing it (nothing written): creating a ConfigMap in %s is forbidden, and a file failed: %w", Namespace, ferr))
 		}
 		// Once per Store: a retry after a conflict would only repeat it.
 		if !s.createForbidden.Swap(true) {
@@ -245,7 +254,7 @@ func (s *Store) backup(ctx context.Context, o BackupOptions, cm *corev1.ConfigMa
 		return saved{file: path}, nil
 	}
 	if err != nil {
-		return saved{}, fmt.Errorf("back up aws-auth before writing it (nothing written): %w", err)
+		return saved{}, backupFailed(fmt.Errorf("back up aws-auth before writing it (nothing written): %w", err))
 	}
 	return saved{configMap: b.Name}, nil
 }

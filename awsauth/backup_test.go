@@ -1,6 +1,7 @@
 package awsauth
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -137,4 +138,22 @@ func TestWriteBackupFile(t *testing.T) {
 			t.Errorf("path %s, want %s", got, want)
 		}
 	})
+}
+
+// A backup that fails stops the write before it is sent, and says so in a
+// way callers can tell from a lost reply (ErrBackup), with the cause's
+// message unchanged.
+func TestFailedBackupIsErrBackup(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "taken.yaml")
+	if err := os.WriteFile(path, []byte("keep"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := &Store{History: 1}
+	_, err := s.backup(context.Background(), BackupOptions{To: BackupFile, File: path}, &corev1.ConfigMap{Data: map[string]string{"mapRoles": "[]\n"}})
+	if !errors.Is(err, ErrBackup) || !strings.HasPrefix(err.Error(), "back up aws-auth to a file before writing it (nothing written): ") {
+		t.Fatalf("backup onto an existing file: %v; want ErrBackup with the cause's message", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "keep" {
+		t.Errorf("the existing file was changed: %q", b)
+	}
 }

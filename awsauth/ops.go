@@ -17,6 +17,9 @@ var (
 	ErrSpellingVariant = errors.New("mapUsers maps this user with another spelling")
 	// ErrNotFound: nothing to delete.
 	ErrNotFound = errors.New("no such mapping")
+	// ErrBackup: the backup taken before a write failed, so the write was
+	// never sent.
+	ErrBackup = errors.New("aws-auth backup failed")
 )
 
 // Entry is one mapping with its position and state in the document.

@@ -78,8 +78,15 @@ func bounded(cmds []*cli.Command) {
 			c.Context = awsauth.WithBackupOptions(ctx, backup)
 			err = action(c)
 			if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-				return withHint(fmt.Errorf("gave up after --timeout %s: %w", d, err),
-					"a change EKS had accepted may still be in progress: check with `iammap auth-mode`, or pass a longer --timeout")
+				err = fmt.Errorf("gave up after --timeout %s: %w", d, err)
+				var h *cluster.HintError
+				if errors.As(err, &h) {
+					return err // the operation's own next step
+				}
+				if slices.Contains([]string{"auth-mode", "migrate", "update-authentication-mode"}, c.Command.Name) {
+					return withHint(err, "a change EKS had accepted may still be in progress: check with `iammap auth-mode`, or pass a longer --timeout")
+				}
+				return withHint(err, "run the command again (it re-reads and converges), or pass a longer --timeout")
 			}
 			return err
 		}

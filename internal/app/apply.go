@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/iammap/iammap/accessentry"
 	"github.com/iammap/iammap/internal/cluster"
@@ -34,6 +35,8 @@ func diffCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "diff",
 		Usage: "show what apply would change; exit 0 when nothing, 2 when changes are pending, 1 on error",
+		Description: "With a file that lists clusters and no --cluster, diff plans every cluster of the file (--clusters selects,\n" +
+			"--parallel paces) and prints a table; it exits 1 when a cluster failed, else 2 when one has changes pending.",
 		Flags: fileFlags(),
 		Action: func(c *cli.Context) error {
 			return runConverge(c, false)
@@ -49,7 +52,9 @@ func applyCommand() *cli.Command {
 		Action: func(c *cli.Context) error {
 			return runConverge(c, !flagBool(c, "dry-run"))
 		},
-		Description: "With --dry-run, apply runs the lockout guard and sends the aws-auth write as a server-side dry run " +
+		Description: "With a file that lists clusters and no --cluster, apply converges every cluster of the file (--clusters selects,\n" +
+			"--parallel paces; --force then applies to each of them) and prints a table; it exits 1 when a cluster failed.\n" +
+			"With --dry-run, apply runs the lockout guard and sends the aws-auth write as a server-side dry run " +
 			"(checked, never stored), so a write you may not make is refused as the real run would be; access entries are " +
 			"planned only: EKS has no dry run. On SIGINT or SIGTERM no new write starts, writes already sent get a few " +
 			"seconds to finish, and the report lists what landed.",
@@ -77,10 +82,12 @@ func runConverge(c *cli.Context, write bool) error {
 		return runFleetConverge(c, u, file, targets, write, format)
 	}
 	if file.ClusterConfig {
-		// As with the nouns' -f: the file's metadata names the cluster.
+		// As with the nouns' -f: the file's metadata names the cluster; the
+		// same name and region on the command line (a CI matrix job's) agree.
+		meta := map[string]string{"cluster": targets[0].Name, "region": targets[0].Connection.Region}
 		for _, name := range []string{"cluster", "region"} {
-			if setOnCommandLine(c, name) {
-				return withHint(badFlags("cannot use --%s with an eksctl ClusterConfig", name),
+			if setOnCommandLine(c, name) && flagString(c, name) != meta[name] {
+				return withHint(badFlags("cannot use --%s %s with an eksctl ClusterConfig for %s", name, flagString(c, name), meta[name]),
 					"its metadata.name and metadata.region name the cluster: drop --"+name)
 			}
 		}
@@ -88,9 +95,12 @@ func runConverge(c *cli.Context, write bool) error {
 		name := flagString(c, "cluster")
 		i := slices.IndexFunc(targets, func(t desired.Target) bool { return t.Name == name })
 		if i < 0 {
-			return badFlags("cluster %s is not in %s", name, c.String("filename"))
+			return withHint(badFlags("cluster %s is not in %s", name, c.String("filename")), "its clusters: "+clusterNames(targets))
 		}
 		targets = targets[i : i+1]
+		if err := checkFlagsAgreeWithFile(c, targets[0]); err != nil {
+			return err
+		}
 	}
 	var plans []cluster.Plan
 	total := 0
@@ -258,4 +268,31 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// clusterNames lists the targets' names for a hint.
+func clusterNames(targets []desired.Target) string {
+	names := make([]string, 0, len(targets))
+	for _, t := range targets {
+		names = append(names, t.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// checkFlagsAgreeWithFile refuses a command-line --region, --profile or
+// --endpoint-url that contradicts what the access file says for the
+// cluster: the file decides how its clusters are reached, and a flag that
+// is silently ignored is worse than a refusal. Equal values (what a CI
+// matrix job passes) are fine.
+func checkFlagsAgreeWithFile(c *cli.Context, want desired.Target) error {
+	conn := want.Connection
+	for _, f := range []struct{ flag, field, value string }{
+		{"region", "region", conn.Region}, {"profile", "profile", conn.Profile}, {"endpoint-url", "endpointUrl", conn.EndpointURL},
+	} {
+		if f.value != "" && setOnCommandLine(c, f.flag) && flagString(c, f.flag) != f.value {
+			return withHint(badFlags("--%s %s contradicts the access file, which gives cluster %s %s %s", f.flag, flagString(c, f.flag), want.Name, f.field, f.value),
+				"the file decides how its clusters are reached: drop --"+f.flag+", or change the file")
+		}
+	}
+	return nil
 }

@@ -53,7 +53,11 @@ func runAudit(c *cli.Context) error {
 		if flagString(c, "cluster") != "" && len(file.Clusters) > 0 {
 			want, err := file.Target(flagString(c, "cluster"))
 			if err != nil {
-				return badFlags("cluster %s is not in %s", flagString(c, "cluster"), c.String("filename"))
+				targets, _ := file.Targets()
+				return withHint(badFlags("cluster %s is not in %s", flagString(c, "cluster"), c.String("filename")), "its clusters: "+clusterNames(targets))
+			}
+			if err := checkFlagsAgreeWithFile(c, want); err != nil {
+				return err
 			}
 			t, err := connect(c, u, targetOptions(c, want, nil))
 			if err != nil {
@@ -63,6 +67,9 @@ func runAudit(c *cli.Context) error {
 		}
 	} else if err := checkFleetFlags(c, false); err != nil {
 		return err
+	}
+	if c.NArg() > 0 {
+		return badFlags("unexpected argument %q", c.Args().First())
 	}
 	t, err := resolveTarget(c, u)
 	if err != nil {

@@ -21,8 +21,9 @@ func clustersCommand() *cli.Command {
 		Name:  "clusters",
 		Usage: "list the clusters an access file names (-o json is a CI matrix: one job per cluster)",
 		Description: "Prints the clusters of -f FILE, optionally selected with --clusters (names or globs, comma-separated).\n" +
-			"-o json prints [{\"cluster\": NAME, \"region\": REGION}, ...], which a GitHub Actions matrix takes as\n" +
-			"`include: ${{ fromJSON(needs.list.outputs.clusters) }}` and GitLab as a parallel:matrix source.",
+			"-o json prints [{\"cluster\": NAME, \"region\": REGION, ...}, ...] with how each is reached (account, roleArn,\n" +
+			"externalId, profile, endpointUrl, context, when the file names them), which a GitHub Actions matrix takes as\n" +
+			"`include: ${{ fromJSON(needs.list.outputs.clusters) }}`; GitLab takes it through a generated child pipeline.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Required: true, Usage: "access `FILE` (iammap/v1 AccessConfig, or an eksctl ClusterConfig)"},
 			&cli.StringFlag{Name: "clusters", Usage: "only these clusters: `NAMES` or globs, comma-separated (e.g. 'prod-*,staging')"},

@@ -154,6 +154,9 @@ func TestFleetInterruptLeavesTheRestNotRun(t *testing.T) {
 	if report.Summary.NotRun == 0 || report.Clusters[7].Status != "not-run" {
 		t.Errorf("summary %+v, last row %+v; want the clusters never started reported not-run", report.Summary, report.Clusters[7])
 	}
+	if r := report.Clusters[0]; r.Status != "interrupted" {
+		t.Errorf("the cluster in flight: %+v; want interrupted", r)
+	}
 }
 
 // TestFleetDiffThroughThrottling: with a fifth of EKS's answers
@@ -189,5 +192,82 @@ func BenchmarkFleetDiff100(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// editFile rewrites an access file written by emulatedFleet.
+func editFile(t *testing.T, file string, edit func(string) string) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte(edit(string(b))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFleetCommonAWSAuthSkipsAPIClusters: the file's common awsAuth is for
+// the clusters that read aws-auth; a cluster in API mode skips it with a
+// note (the run goes on) instead of refusing, while a cluster's own awsAuth
+// in API mode is still refused.
+func TestFleetCommonAWSAuthSkipsAPIClusters(t *testing.T) {
+	file, _ := emulatedFleet(t, 2, eksemu.Options{})
+	editFile(t, file, func(s string) string {
+		return strings.Replace(s, "kind: AccessConfig\n", "kind: AccessConfig\nawsAuth:\n  mapRoles:\n    - {rolearn: \"arn:aws:iam::111122223333:role/nodes\", username: \"system:node:{{EC2PrivateDNSName}}\", groups: [system:bootstrappers, system:nodes]}\n", 1)
+	})
+	out, stderr, code := runIammap("diff", "-f", file)
+	if code != 2 {
+		t.Fatalf("diff: exit %d, want 2 (entries pending)\n%s\n%s", code, out, stderr)
+	}
+	if n := strings.Count(out, "note: the file's common awsAuth (1 mapping(s)) is not applied: the cluster is in API mode"); n != 2 {
+		t.Errorf("%d notes about the skipped common awsAuth, want one per cluster:\n%s", n, out)
+	}
+	editFile(t, file, func(s string) string {
+		return strings.Replace(s, "  - {name: c001,", "  - {awsAuth: {mapUsers: [{userarn: \"arn:aws:iam::111122223333:user/x\", username: x}]}, name: c001,", 1)
+	})
+	out, stderr, code = runIammap("diff", "-f", file, "-o", "json")
+	report := decodeFleetReport(t, out)
+	if code != 1 || report.Clusters[0].Status != "pending" || report.Clusters[1].Status != "failed" || !strings.Contains(report.Clusters[1].Error, "EKS ignores the file's aws-auth mappings") {
+		t.Errorf("a cluster's own awsAuth in API mode: exit %d, rows %+v; want c000 pending and c001 refused\n%s", code, report.Clusters, stderr)
+	}
+}
+
+// TestFleetRefusedRoleFailsAlone: a cluster whose roleArn STS refuses
+// fails with STS's answer and a hint about the trust policy; the other
+// clusters are planned.
+func TestFleetRefusedRoleFailsAlone(t *testing.T) {
+	file, _ := emulatedFleet(t, 2, eksemu.Options{})
+	editFile(t, file, func(s string) string {
+		return strings.Replace(s, "  - {name: c001,", "  - {roleArn: \"arn:aws:iam::444455556666:role/deployer\", externalId: secret-id, name: c001,", 1)
+	})
+	out, stderr, code := runIammap("diff", "-f", file, "-o", "json")
+	report := decodeFleetReport(t, out)
+	row := report.Clusters[1]
+	if code != 1 || report.Clusters[0].Status != "pending" || row.Status != "failed" || row.Account != "444455556666" {
+		t.Fatalf("exit %d, rows %+v\n%s", code, report.Clusters, stderr)
+	}
+	if !strings.HasPrefix(row.Error, "assume role arn:aws:iam::444455556666:role/deployer: STS refused: AccessDenied: ") || !strings.Contains(row.Hint, "trust policy") {
+		t.Errorf("error %q, hint %q; want STS's refusal of the role and a trust-policy hint", row.Error, row.Hint)
+	}
+	if strings.Contains(out+stderr, "secret-id") {
+		t.Error("the external id was printed")
+	}
+}
+
+// TestFleetClusterTimeout: a cluster that does not answer in
+// --cluster-timeout fails alone, saying so, instead of holding its slot for
+// the whole --timeout.
+func TestFleetClusterTimeout(t *testing.T) {
+	file, _ := emulatedFleet(t, 2, eksemu.Options{Latency: 2 * time.Second})
+	out, stderr, code := runIammap("diff", "-f", file, "-o", "json", "--cluster-timeout", "300ms")
+	report := decodeFleetReport(t, out)
+	if code != 1 || report.Summary.Failed != 2 {
+		t.Fatalf("exit %d, summary %+v\n%s", code, report.Summary, stderr)
+	}
+	for _, row := range report.Clusters {
+		if !strings.HasPrefix(row.Error, "gave up on this cluster after --cluster-timeout 300ms: ") || row.Seconds > 1.5 {
+			t.Errorf("%s: %q after %.1fs; want the cluster timeout, soon", row.Cluster, row.Error, row.Seconds)
+		}
 	}
 }

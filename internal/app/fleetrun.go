@@ -3,12 +3,14 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/aws/smithy-go"
 	"github.com/iammap/iammap/internal/audit"
 	"github.com/iammap/iammap/internal/cluster"
 	"github.com/iammap/iammap/internal/desired"
@@ -26,8 +28,15 @@ func fleetFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "clusters", Usage: "with -f and no --cluster: only these clusters of the file, `NAMES` or globs, comma-separated (e.g. 'prod-*,staging')"},
 		&cli.IntFlag{Name: "parallel", Value: fleet.DefaultParallel, Usage: "with -f and no --cluster: how many clusters to work on at once"},
+		&cli.DurationFlag{Name: "cluster-timeout", Value: defaultClusterTimeout, Usage: "with -f and no --cluster: give up on one cluster after this long, so a cluster that hangs holds no slot for the whole --timeout"},
 	}
 }
+
+// defaultClusterTimeout bounds one cluster of a fleet run: far more than a
+// cluster with thousands of access entries needs at EKS's rates, far less
+// than the command's --timeout (25 minutes), so a region that hangs costs
+// each of its clusters minutes, not the run.
+const defaultClusterTimeout = 10 * time.Minute
 
 // fleetRow is one cluster's line of a fleet report, and its JSON.
 type fleetRow struct {
@@ -38,7 +47,9 @@ type fleetRow struct {
 	// Context is the kubeconfig context of a cluster reached without EKS.
 	Context string `json:"kubeconfigContext,omitempty"`
 	// Status is in-sync, pending, applied, partial (a write that stopped),
-	// failed or not-run (for audit: clean, findings, failed, not-run).
+	// failed, interrupted (running when the run was interrupted) or not-run
+	// (never started); for audit: clean, findings, failed, interrupted,
+	// not-run.
 	Status  string `json:"status"`
 	Pending int    `json:"pending"`
 	Applied int    `json:"applied"`
@@ -52,8 +63,13 @@ type fleetRow struct {
 	Plan *cluster.Plan `json:"plan,omitempty"`
 	// Findings are audit's.
 	Findings []audit.Finding `json:"findings,omitempty"`
-	// FailOn: audit counts the findings at least as severe as --fail-on.
+	// failing: audit counts the findings at least as severe as --fail-on.
 	failing int
+	// interrupted: the cluster was running when the run was interrupted
+	// (or ran out of --timeout).
+	interrupted bool
+	// role is the roleArn the cluster is reached with, for error messages.
+	role string
 }
 
 // fleetReport is a fleet run's whole report (-o json).
@@ -80,21 +96,45 @@ func isFleet(c *cli.Context, file *desired.File) bool {
 	return !file.ClusterConfig && len(file.Clusters) > 0 && flagString(c, "cluster") == ""
 }
 
-// checkFleetFlags refuses --clusters and --parallel where they mean nothing.
+// checkFleetFlags refuses arguments and flags that mean nothing, or
+// something unsafe, for the run: a fleet run (fleetRun) or a run of one
+// cluster.
 func checkFleetFlags(c *cli.Context, fleetRun bool) error {
-	if fleetRun {
-		if c.Int("parallel") < 1 {
-			return withHint(badFlags("--parallel %d: want at least 1", c.Int("parallel")), "--parallel N works on N clusters at once; the default is "+fmt.Sprint(fleet.DefaultParallel))
+	if c.NArg() > 0 {
+		err := badFlags("unexpected argument %q", c.Args().First())
+		if c.IsSet("clusters") {
+			return withHint(err, "--clusters takes one comma-separated list: --clusters a,b or --clusters 'prod-*'")
 		}
-		return nil
+		return withHint(err, "every input is a flag: see iammap "+c.Command.Name+" --help")
 	}
-	for _, name := range []string{"clusters", "parallel"} {
-		if c.IsSet(name) {
+	if !fleetRun {
+		for _, name := range []string{"clusters", "parallel", "cluster-timeout"} {
+			if !c.IsSet(name) {
+				continue
+			}
 			if flagString(c, "cluster") != "" {
-				return withHint(badFlags("--%s selects clusters of the file, and --cluster already names one", name), "drop --cluster to run the file's clusters, or drop --"+name)
+				via := "--cluster"
+				if !setOnCommandLine(c, "cluster") {
+					via = "IAMMAP_CLUSTER (in your environment)"
+				}
+				return withHint(badFlags("--%s selects clusters of the file, and %s already names one", name, via), "drop "+strings.Fields(via)[0]+" to run the file's clusters, or drop --"+name)
 			}
 			return withHint(badFlags("--%s needs an access file with a clusters: list", name), "list the clusters in the file, or name the one cluster with --cluster")
 		}
+		return nil
+	}
+	if c.Int("parallel") < 1 {
+		return withHint(badFlags("--parallel %d: want at least 1", c.Int("parallel")), "--parallel N works on N clusters at once; the default is "+fmt.Sprint(fleet.DefaultParallel))
+	}
+	if c.Duration("cluster-timeout") <= 0 {
+		return badFlags("--cluster-timeout %s: want a positive duration such as 10m", c.Duration("cluster-timeout"))
+	}
+	if c.IsSet("clusters") && strings.Trim(c.String("clusters"), " ,") == "" {
+		return withHint(badFlags("--clusters is empty"), "name clusters or globs (--clusters 'prod-*'), or drop --clusters to run every cluster of the file")
+	}
+	if flagString(c, "backup-file") != "" {
+		return withHint(badFlags("--backup-file names one file, and a fleet run backs up the aws-auth of each cluster it writes"),
+			"drop --backup-file: each cluster's backup goes to a ConfigMap beside its aws-auth, or with --backup-to file to its own new file under $XDG_STATE_HOME/iammap/backups")
 	}
 	return nil
 }
@@ -126,7 +166,7 @@ type fleetRunner struct {
 // region and mode from what EKS says (or the file, before it answers).
 func (r *fleetRunner) connect(ctx context.Context, want desired.Target, row *fleetRow) (*cluster.Target, error) {
 	o := targetOptions(r.c, want, r.sessions)
-	row.Region = o.Region
+	row.Region, row.role = o.Region, o.RoleARN
 	if p, _, err := mapping.ParsePrincipal(o.RoleARN); err == nil {
 		row.Account = p.Account
 	}
@@ -139,7 +179,12 @@ func (r *fleetRunner) connect(ctx context.Context, want desired.Target, row *fle
 	}
 	row.Mode = t.Mode()
 	if t.EKS != nil {
-		row.Account, row.Region = t.EKS.Cluster.Account, t.EKS.Cluster.Region
+		cl := t.EKS.Cluster
+		row.Account, row.Region = cl.Account, cl.Region
+		r.u.forCluster(want.Name).debug("%s: status %s, authentication mode %s, endpoint %s, as %s", cl.ARN, cl.Status, cl.AuthMode, cl.Endpoint,
+			eksconn.Identity{Profile: o.Profile, RoleARN: o.RoleARN, ExternalID: o.ExternalID})
+	} else {
+		r.u.forCluster(want.Name).debug("kubeconfig context %q (server %s)", t.Kube.Context, t.Kube.Server)
 	}
 	return t, nil
 }
@@ -153,10 +198,20 @@ func (r *fleetRunner) run(selected []fleet.Cluster, parallel int, op func(contex
 		bar = progress.New(r.c.App.ErrWriter, len(selected), "clusters")
 	}
 	defer bar.Finish()
+	perCluster := r.c.Duration("cluster-timeout")
 	results := fleet.Run(r.c.Context, selected, parallel, func(ctx context.Context, fc fleet.Cluster) (fleetRow, error) {
 		bar.Start(fc.Name)
 		row := fleetRow{Cluster: fc.Name, Region: fc.Region}
-		err := op(ctx, r.byName[fc.Name], &row)
+		clusterCtx, cancel := context.WithTimeout(ctx, perCluster)
+		defer cancel()
+		err := op(clusterCtx, r.byName[fc.Name], &row)
+		if err != nil && errors.Is(err, context.DeadlineExceeded) && clusterCtx.Err() != nil && ctx.Err() == nil {
+			err = withHint(fmt.Errorf("gave up on this cluster after --cluster-timeout %s: %w", perCluster, err),
+				"is the cluster's endpoint reachable from here? run it again alone with --clusters "+fc.Name+", or pass a longer --cluster-timeout")
+		}
+		if err != nil && ctx.Err() != nil {
+			row.interrupted = true
+		}
 		return row, err
 	}, func(res fleet.Result[fleetRow]) {
 		row := finishRow(res)
@@ -187,8 +242,10 @@ func finishRow(res fleet.Result[fleetRow]) fleetRow {
 		row.Error = res.Err.Error()
 	case res.Err != nil:
 		row.Status = "failed"
-		row.Error, row.Hint = describe(res.Err)
-		row.Error, row.Hint = oneLine(row.Error), oneLine(row.Hint)
+		if row.interrupted {
+			row.Status = "interrupted"
+		}
+		row.Error, row.Hint = describeFleetError(res.Err, row)
 	}
 	return row
 }
@@ -273,7 +330,7 @@ func summarize(rows []fleetRow) fleetSummary {
 	s := fleetSummary{Clusters: len(rows)}
 	for _, row := range rows {
 		switch row.Status {
-		case "failed":
+		case "failed", "interrupted":
 			s.Failed++
 		case "not-run":
 			s.NotRun++
@@ -289,26 +346,83 @@ func summarize(rows []fleetRow) fleetSummary {
 }
 
 // fleetError is the run's error when a cluster failed or did not run: one
-// error line naming them; the table above has each cluster's error.
+// error line naming them; the report has each cluster's error.
 func fleetError(c *cli.Context, report fleetReport) error {
-	var failed []string
+	var failed, notRun []string
 	for _, row := range report.Clusters {
-		if row.Status == "failed" || row.Status == "not-run" {
+		switch row.Status {
+		case "failed", "interrupted":
 			failed = append(failed, row.Cluster)
+		case "not-run":
+			notRun = append(notRun, row.Cluster)
 		}
 	}
-	if len(failed) == 0 {
+	if len(failed)+len(notRun) == 0 {
 		return nil
 	}
-	err := fmt.Errorf("%d of %d clusters failed: %s", len(failed), len(report.Clusters), strings.Join(failed, ", "))
-	if c.Context.Err() != nil {
-		err = fmt.Errorf("interrupted: %w: %w", err, c.Context.Err())
+	var parts []string
+	if len(failed) > 0 {
+		parts = append(parts, fmt.Sprintf("%d of %d clusters failed: %s", len(failed), len(report.Clusters), strings.Join(failed, ", ")))
 	}
-	hint := "the report names each cluster's error; the other clusters were not affected. Run the same command again: clusters already in sync have nothing to do"
-	if len(failed) < len(report.Clusters) {
-		hint += fmt.Sprintf(", and --clusters %s runs only these", strings.Join(failed, ","))
+	if len(notRun) > 0 {
+		parts = append(parts, fmt.Sprintf("%d not run: %s", len(notRun), strings.Join(notRun, ", ")))
+	}
+	err := errors.New(strings.Join(parts, "; "))
+	again := append(append([]string{}, failed...), notRun...)
+	switch {
+	case errors.Is(c.Context.Err(), context.Canceled):
+		return withHint(fmt.Errorf("interrupted: %w: %w", err, c.Context.Err()),
+			"the report lists what each cluster did before the interrupt; run the same command to finish (clusters already done have nothing left), or only these: --clusters "+strings.Join(again, ","))
+	case c.Context.Err() != nil:
+		return withHint(fmt.Errorf("%w: %w", err, c.Context.Err()),
+			"the run ran out of --timeout; run it again to finish (clusters already done have nothing left), or only these: --clusters "+strings.Join(again, ",")+", or pass a longer --timeout")
+	}
+	hint := "each cluster's error and hint are in the report; the other clusters were not affected"
+	switch c.Command.Name {
+	case "apply":
+		hint += ". Once fixed, run apply again: clusters already converged have nothing left to do"
+	default:
+		hint += ". Once fixed, run it again"
+	}
+	if len(again) < len(report.Clusters) {
+		hint += ", or only these: --clusters " + strings.Join(again, ",")
 	}
 	return withHint(err, hint)
+}
+
+// describeFleetError is describe for one cluster of a fleet, where the
+// usual causes are the cluster's own: a role that may not be assumed, a
+// cluster in another account, no credentials at all.
+func describeFleetError(err error, row fleetRow) (msg, hint string) {
+	msg, hint = describe(err)
+	// The SDK reports a refused AssumeRole inside the EKS call that needed
+	// the credentials: find the STS operation in the chain.
+	var op *smithy.OperationError
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if o, ok := e.(*smithy.OperationError); ok && o.Service() == "STS" && o.Operation() == "AssumeRole" {
+			op = o
+			break
+		}
+	}
+	var api smithy.APIError
+	switch {
+	case op != nil && errors.As(op.Err, &api):
+		msg = fmt.Sprintf("assume role %s: STS refused: %s: %s", row.role, api.ErrorCode(), api.ErrorMessage())
+		hint = "the role's trust policy must trust your identity (and require the file's externalId as sts:ExternalId, if it names one); " +
+			"`aws sts assume-role --role-arn ROLE --role-session-name test [--external-id ID]` gets the same answer"
+	case op != nil:
+		msg = fmt.Sprintf("assume role %s: %v", row.role, op.Err)
+		hint = "STS could not be reached or answered badly; run the same command again"
+	case errors.Is(err, eksconn.ErrClusterNotFound):
+		where := "the account of your credentials"
+		if row.Account != "" {
+			where = "account " + row.Account
+		}
+		hint = fmt.Sprintf("EKS looked in %s, region %s: check the name and region in the file; a cluster of another account needs a roleArn (or profile) there", where, dash(row.Region))
+	case strings.Contains(msg, "failed to refresh cached credentials") || strings.Contains(msg, "no EC2 IMDS role found"):
+		hint = "no AWS credentials were found: sign in (aws sso login, or AWS_PROFILE / AWS_ACCESS_KEY_ID), or give the cluster a profile in the file"
+	}
+	return oneLine(msg), oneLine(hint)
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -321,12 +435,14 @@ func writeJSON(w io.Writer, v any) error {
 // error, cut to fit a table. The full error is listed below the table.
 func rowResult(row fleetRow) string {
 	switch row.Status {
-	case "failed", "not-run":
+	case "not-run":
+		return "not run"
+	case "failed", "interrupted":
 		msg := row.Error
 		if r := []rune(msg); len(r) > 70 {
 			msg = string(r[:69]) + "…"
 		}
-		return "failed: " + msg
+		return row.Status + ": " + msg
 	case "clean":
 		return "no findings"
 	case "findings":
@@ -365,7 +481,7 @@ func writeFleetTable(w io.Writer, report fleetReport, audit bool) error {
 		return err
 	}
 	for _, row := range report.Clusters {
-		if row.Error == "" {
+		if row.Error == "" || row.Status == "not-run" {
 			continue
 		}
 		fmt.Fprintf(w, "%s: error: %s\n", output.Safe(row.Cluster), output.Safe(row.Error))

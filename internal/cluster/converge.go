@@ -145,6 +145,10 @@ func Converge(ctx context.Context, t *Target, want desired.Target, o ConvergeOpt
 
 func converge(ctx context.Context, t *Target, want desired.Target, o ConvergeOptions, r Reporter, p *Plan) (*Plan, error) {
 	check := o.Write || o.DryRun
+	if want.SharedAWSAuth && t.Mode() == mapping.ModeAPI && !o.Force && len(want.AWSAuth.Mappings)+len(want.AWSAuth.Accounts) > 0 {
+		p.Notes = append(p.Notes, fmt.Sprintf("the file's common awsAuth (%d mapping(s)) is not applied: the cluster is in API mode, where EKS ignores aws-auth", len(want.AWSAuth.Mappings)+len(want.AWSAuth.Accounts)))
+		want.AWSAuth = awsauth.Desired{}
+	}
 	doAWSAuth, doEntries, refuse := Scope(t.Mode(), want, o.Prune, o.Force)
 	if refuse {
 		return p, WithHint(fmt.Errorf("cluster %s is in API mode: EKS ignores the file's aws-auth mappings", p.Cluster), "move them to accessEntries, or pass --force")
@@ -271,7 +275,8 @@ func awsAuthOutcome(res awsauth.Result, sent bool, err error) string {
 	switch {
 	case res.Written:
 		return OutcomeApplied
-	case err == nil, errors.Is(err, awsauth.ErrNotApplied):
+	case err == nil, errors.Is(err, awsauth.ErrNotApplied), errors.Is(err, awsauth.ErrBackup):
+		// A failed backup stops the write before it is sent.
 		return OutcomeNotApplied
 	case errors.Is(err, awsauth.ErrOutcomeUnknown):
 		return OutcomeMaybeApplied

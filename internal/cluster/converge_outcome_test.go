@@ -33,6 +33,7 @@ func TestAWSAuthOutcome(t *testing.T) {
 		{"interrupted before the write", awsauth.Result{}, false, context.Canceled, OutcomeNotApplied},
 		{"reply lost, re-read: applied", awsauth.Result{Written: true, ReplyLost: true}, true, nil, OutcomeApplied},
 		{"reply lost, re-read: unchanged", awsauth.Result{}, true, fmt.Errorf("update: %w", awsauth.ErrNotApplied), OutcomeNotApplied},
+		{"backup failed, so the write was never sent", awsauth.Result{}, true, fmt.Errorf("update: %w", awsauth.ErrBackup), OutcomeNotApplied},
 		{"reply lost, re-read cannot tell", awsauth.Result{}, true, fmt.Errorf("update: %w", awsauth.ErrOutcomeUnknown), OutcomeMaybeApplied},
 	}
 	for _, tt := range tests {

@@ -195,6 +195,11 @@ type Target struct {
 	AccessEntries []accessentry.Spec
 	// Notes explain rewrites made while reading (role paths, sessions).
 	Notes []string
+	// SharedAWSAuth: every aws-auth mapping of the target comes from the
+	// file's common awsAuth (the cluster adds none), so a cluster in API
+	// mode, where EKS ignores aws-auth, skips them with a note instead of
+	// refusing: the common section is for the clusters that read it.
+	SharedAWSAuth bool
 }
 
 // Load reads and checks a file: an access file, or an eksctl ClusterConfig
@@ -311,10 +316,24 @@ func (f *File) Targets() ([]Target, error) {
 	var out []Target
 	for i, c := range f.Clusters {
 		merged := mergeAWSAuth(f.AWSAuth, c.AWSAuth)
-		t, err := build(fmt.Sprintf("clusters[%d] (%s): ", i, c.Name), merged, append(append([]AccessEntry{}, f.AccessEntries...), c.AccessEntries...))
+		entries := append(append([]AccessEntry{}, f.AccessEntries...), c.AccessEntries...)
+		var notes []string
+		if c.Context != "" {
+			// Reached without EKS: access entries cannot be read or written.
+			if len(c.AccessEntries) > 0 {
+				return nil, fmt.Errorf("%w: clusters[%d] (%s): accessEntries live in the EKS API, and this cluster is reached through kubeconfig context %q: map them in awsAuth, or reach the cluster by name through EKS", ErrInvalid, i, c.Name, c.Context)
+			}
+			entries = nil
+			if len(f.AccessEntries) > 0 {
+				notes = append(notes, fmt.Sprintf("the file's %d common access entries are not applied: this cluster is reached through kubeconfig context %s, without EKS", len(f.AccessEntries), c.Context))
+			}
+		}
+		t, err := build(fmt.Sprintf("clusters[%d] (%s): ", i, c.Name), merged, entries)
 		if err != nil {
 			return nil, err
 		}
+		t.Notes = append(notes, t.Notes...)
+		t.SharedAWSAuth = f.AWSAuth != nil && (c.AWSAuth == nil || len(c.AWSAuth.MapRoles)+len(c.AWSAuth.MapUsers)+len(c.AWSAuth.MapAccounts) == 0)
 		t.Name, t.Connection = c.Name, c.Connection
 		out = append(out, t)
 	}

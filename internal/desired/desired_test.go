@@ -132,3 +132,35 @@ func TestTargetsMergeCommonAndClusterEntries(t *testing.T) {
 		t.Errorf("role path not canonicalised with a note: %+v", tgt)
 	}
 }
+
+// Common sections go where the cluster can hold them: a kubeconfig-context
+// cluster gets no access entries (with a note), and a cluster that adds no
+// awsAuth of its own is marked SharedAWSAuth (skipped in API mode).
+func TestTargetsCommonSectionsByReach(t *testing.T) {
+	f, err := Parse([]byte(`apiVersion: iammap/v1
+kind: AccessConfig
+awsAuth:
+  mapRoles: [{rolearn: "arn:aws:iam::111122223333:role/nodes", username: "system:node:{{EC2PrivateDNSName}}", groups: [system:nodes]}]
+accessEntries:
+  - principalArn: arn:aws:iam::111122223333:role/admin
+clusters:
+  - {name: eks, region: eu-west-1}
+  - name: own
+    awsAuth: {mapUsers: [{userarn: "arn:aws:iam::111122223333:user/x", username: x}]}
+  - {name: kind, context: kind-kind}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets, err := f.Targets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eks, own, kind := targets[0], targets[1], targets[2]
+	if !eks.SharedAWSAuth || own.SharedAWSAuth || len(eks.AccessEntries) != 1 {
+		t.Errorf("SharedAWSAuth eks=%v own=%v, eks entries %d; want true, false, 1", eks.SharedAWSAuth, own.SharedAWSAuth, len(eks.AccessEntries))
+	}
+	if len(kind.AccessEntries) != 0 || len(kind.AWSAuth.Mappings) != 1 || len(kind.Notes) != 1 || !strings.Contains(kind.Notes[0], "common access entries are not applied") {
+		t.Errorf("context cluster: %d entries, %d mappings, notes %q; want none, the common mapping, and a note", len(kind.AccessEntries), len(kind.AWSAuth.Mappings), kind.Notes)
+	}
+}

@@ -58,6 +58,9 @@ func Select(all []Cluster, selection string) ([]Cluster, error) {
 			patterns = append(patterns, p)
 		}
 	}
+	if len(patterns) == 0 {
+		return nil, fmt.Errorf("%w: the selection %q names no cluster", ErrNoMatch, selection)
+	}
 	picked := make([]bool, len(all))
 	for _, p := range patterns {
 		if _, err := path.Match(p, ""); err != nil {

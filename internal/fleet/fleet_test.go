@@ -25,6 +25,7 @@ func TestSelect(t *testing.T) {
 		{"prod-*,prod-eu", "prod-eu,prod-us", ""},
 		{"prod", "", `no cluster matches "prod" among prod-eu, prod-us, staging, dev`},
 		{"[", "", "syntax error in pattern"},
+		{" , ", "", `the selection " , " names no cluster`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.selection, func(t *testing.T) {
