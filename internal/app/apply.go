@@ -110,6 +110,9 @@ func runConverge(c *cli.Context, write bool) error {
 			plans = append(plans, *p)
 			total += p.Changes()
 		}
+		if err == nil {
+			err = wouldBeRefused(p)
+		}
 		if err != nil {
 			printPlans(c.App.Writer, format, plans, write)
 			return interrupted(c, err)
@@ -122,6 +125,17 @@ func runConverge(c *cli.Context, write bool) error {
 		return exitStatus(2)
 	}
 	return nil
+}
+
+// wouldBeRefused is diff's error for a plan the lockout guard would refuse
+// at apply: the plan is shown, and the run fails, so a pull request's
+// plan is not green when its apply would stop.
+func wouldBeRefused(p *cluster.Plan) error {
+	if p == nil || p.WouldBeRefused == "" {
+		return nil
+	}
+	return withHint(fmt.Errorf("apply would refuse this plan for %s: %s", p.Cluster, p.WouldBeRefused),
+		"change the file so you keep access (and a node mapping stays), or, if this is really intended, apply it with --force")
 }
 
 // interrupted names an error caused by SIGINT/SIGTERM (which cancel the
@@ -168,6 +182,9 @@ func printPlans(w io.Writer, format string, plans []cluster.Plan, applied bool) 
 			mode = " (" + string(p.AuthMode) + ")"
 		}
 		fmt.Fprintf(w, "cluster %s%s: %s\n", p.Cluster, mode, summary(p, applied))
+		if p.WouldBeRefused != "" {
+			fmt.Fprintf(w, "  %s\n", paint("31", "apply would refuse this plan: "+output.Safe(p.WouldBeRefused)))
+		}
 		for _, n := range p.Notes {
 			fmt.Fprintf(w, "  note: %s\n", output.Safe(n))
 		}

@@ -271,3 +271,34 @@ func TestFleetClusterTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestFleetDiffReportsWhatApplyWouldRefuse: a plan the lockout guard would
+// refuse at apply (here --prune removes the caller's own admin entry) fails
+// diff, with the plan shown, so a pull request's plan is not green when its
+// apply would stop; apply --force is the way through, as the hint says.
+func TestFleetDiffReportsWhatApplyWouldRefuse(t *testing.T) {
+	file, emu := emulatedFleet(t, 1, eksemu.Options{}, eksemu.ClusterSpec{Name: "mine", AuthMode: eksemu.ModeAPI, Endpoint: "https://127.0.0.1:1", CreatorARN: "arn:aws:iam::111122223333:user/ci"})
+	out, stderr, code := runIammap("diff", "-f", file, "--prune")
+	if code != 1 {
+		t.Fatalf("diff --prune removing the caller's entry: exit %d, want 1\n%s\n%s", code, out, stderr)
+	}
+	for _, want := range []string{
+		"cluster mine (API): 5 change(s) pending",
+		"  apply would refuse this plan: ",
+		"- access entry delete arn:aws:iam::111122223333:user/ci",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("diff output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(out, "mine: hint: change the file so you keep access") || !strings.Contains(stderr, "1 of 2 clusters failed: mine") {
+		t.Errorf("the refusal is not the cluster's error:\n%s\n%s", out, stderr)
+	}
+	if _, ok := emu.AccessEntry("mine", "arn:aws:iam::111122223333:user/ci"); !ok {
+		t.Fatal("diff deleted the caller's entry")
+	}
+	// The same plan applies with --force, as the hint says.
+	if _, stderr, code := runIammap("apply", "-f", file, "--prune", "--force", "--clusters", "mine"); code != 0 {
+		t.Fatalf("apply --prune --force: exit %d\n%s", code, stderr)
+	}
+}

@@ -275,6 +275,9 @@ func runFleetConverge(c *cli.Context, u *ui, file *desired.File, targets []desir
 			row.Plan = p
 			tally(row, *p, write)
 		}
+		if err == nil {
+			err = wouldBeRefused(p)
+		}
 		return err
 	})
 	report := fleetReport{Command: c.Command.Name, Clusters: rows}

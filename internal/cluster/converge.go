@@ -8,6 +8,7 @@ import (
 	"github.com/iammap/iammap/accessentry"
 	"github.com/iammap/iammap/awsauth"
 	"github.com/iammap/iammap/internal/desired"
+	"github.com/iammap/iammap/internal/guard"
 	"github.com/iammap/iammap/mapping"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
@@ -29,6 +30,9 @@ type Plan struct {
 	// validation) and stored nothing; access entries were not sent, as EKS
 	// has no dry run.
 	DryRun bool `json:"dryRun,omitempty"`
+	// WouldBeRefused is the lockout guard's verdict on a plan that was
+	// only planned (diff): apply would refuse it without --force.
+	WouldBeRefused string `json:"wouldBeRefused,omitempty"`
 }
 
 // Partial is what a write run that stopped before the end (a refusal, a
@@ -145,6 +149,16 @@ func Converge(ctx context.Context, t *Target, want desired.Target, o ConvergeOpt
 
 func converge(ctx context.Context, t *Target, want desired.Target, o ConvergeOptions, r Reporter, p *Plan) (*Plan, error) {
 	check := o.Write || o.DryRun
+	// verdict takes the lockout guard's answer: a write run (or a dry run)
+	// stops on a refusal; a plan (diff) records it, so the plan a pull
+	// request shows says that apply would refuse it.
+	verdict := func(err error) error {
+		if err == nil || check || !errors.Is(err, guard.ErrRefused) {
+			return err
+		}
+		p.WouldBeRefused = err.Error()
+		return nil
+	}
 	if want.SharedAWSAuth && t.Mode() == mapping.ModeAPI && !o.Force && len(want.AWSAuth.Mappings)+len(want.AWSAuth.Accounts) > 0 {
 		p.Notes = append(p.Notes, fmt.Sprintf("the file's common awsAuth (%d mapping(s)) is not applied: the cluster is in API mode, where EKS ignores aws-auth", len(want.AWSAuth.Mappings)+len(want.AWSAuth.Accounts)))
 		want.AWSAuth = awsauth.Desired{}
@@ -198,9 +212,9 @@ func converge(ctx context.Context, t *Target, want desired.Target, o ConvergeOpt
 			if err := awsauth.ApplyPlan(doc, plan); err != nil {
 				return false, err
 			}
-			if check && (!plan.Empty() || len(entryPlan.Actions) > 0) {
+			if !plan.Empty() || len(entryPlan.Actions) > 0 {
 				guarded = true
-				if err := g.Check(g.access(before, g.Entries, g.Mode), g.access(doc.Set(), entriesAfter, g.Mode)); err != nil {
+				if err := verdict(g.Check(g.access(before, g.Entries, g.Mode), g.access(doc.Set(), entriesAfter, g.Mode))); err != nil {
 					return false, err
 				}
 			}
@@ -224,13 +238,14 @@ func converge(ctx context.Context, t *Target, want desired.Target, o ConvergeOpt
 		}
 		r.Debug("aws-auth: %d attempt(s), written: %v, resourceVersion %s", res.Attempts, res.Written, res.ResourceVersion)
 	}
-	if check && !o.Write && len(entryPlan.Actions) > 0 && !guarded {
-		// A dry run meets the guard as the real run would.
+	if !o.Write && len(entryPlan.Actions) > 0 && !guarded {
+		// A dry run meets the guard as the real run would; a plan hears
+		// its verdict.
 		set, err := t.AWSAuthSet(ctx)
 		if err != nil {
 			return p, err
 		}
-		if err := g.EntriesChange(set, entryPlan); err != nil {
+		if err := verdict(g.EntriesChange(set, entryPlan)); err != nil {
 			return p, err
 		}
 	}
