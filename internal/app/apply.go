@@ -93,7 +93,7 @@ func runConverge(c *cli.Context, write bool) error {
 		}
 	} else if len(file.Clusters) > 0 && flagString(c, "cluster") != "" {
 		name := flagString(c, "cluster")
-		i := slices.IndexFunc(targets, func(t desired.Target) bool { return t.Name == name })
+		i := slices.IndexFunc(targets, func(t desired.Target) bool { return t.Label == name })
 		if i < 0 {
 			return withHint(badFlags("cluster %s is not in %s", name, c.String("filename")), "its clusters: "+clusterNames(targets))
 		}
@@ -291,7 +291,7 @@ func isTerminal(w io.Writer) bool {
 func clusterNames(targets []desired.Target) string {
 	names := make([]string, 0, len(targets))
 	for _, t := range targets {
-		names = append(names, t.Name)
+		names = append(names, t.Label)
 	}
 	return strings.Join(names, ", ")
 }

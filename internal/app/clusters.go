@@ -43,7 +43,7 @@ func clustersCommand() *cli.Command {
 			}
 			var all []fleet.Cluster
 			for _, cl := range file.Clusters {
-				all = append(all, fleet.Cluster{Name: cl.Name, Region: cl.Region})
+				all = append(all, fleet.Cluster{Name: cl.Label(), Region: cl.Region})
 			}
 			if len(all) == 0 {
 				return withHint(badFlags("%s lists no clusters", c.String("file")), "add a clusters: section, or name the cluster with --cluster when you run diff or apply")
@@ -54,19 +54,23 @@ func clustersCommand() *cli.Command {
 			}
 			byName := map[string]desired.Cluster{}
 			for _, cl := range file.Clusters {
-				byName[cl.Name] = cl
+				byName[cl.Label()] = cl
 			}
 			if format == output.JSON {
 				// The matrix carries how each cluster is reached, so a job
 				// can pick its credentials (matrix.roleArn) before iammap runs.
 				type matrixEntry struct {
 					Name    string `json:"cluster"`
+					EKSName string `json:"name,omitempty"` // when an alias names the cluster in the file
 					Account string `json:"account,omitempty"`
 					desired.Connection
 				}
 				entries := []matrixEntry{}
 				for _, sel := range selected {
 					e := matrixEntry{Name: sel.Name, Connection: byName[sel.Name].Connection}
+					if cl := byName[sel.Name]; cl.Alias != "" {
+						e.EKSName = cl.Name
+					}
 					if p, _, err := mapping.ParsePrincipal(e.RoleARN); err == nil {
 						e.Account = p.Account
 					}

@@ -42,7 +42,12 @@ func emulatedFleet(t testing.TB, n int, opts eksemu.Options, extra ...eksemu.Clu
 	t.Cleanup(srv.Close)
 	// The lockout guard asks who the caller is: the API servers here do not
 	// exist, so it falls back to STS GetCallerIdentity, answered locally.
-	sts := httptest.NewServer(stsemu.New("us-west-2", []authwebhook.Principal{{Name: "ci", ARN: "arn:aws:iam::111122223333:user/ci", AccessKeyID: "AKIDFLEET", SecretAccessKey: "fleet-secret"}}))
+	stsServer, err := stsemu.NewServer(stsemu.Options{Region: "us-west-2", MoreRegions: []string{"eu-west-1"},
+		Principals: []authwebhook.Principal{{Name: "ci", ARN: "arn:aws:iam::111122223333:user/ci", AccessKeyID: "AKIDFLEET", SecretAccessKey: "fleet-secret"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sts := httptest.NewServer(stsServer)
 	t.Cleanup(sts.Close)
 	dir := t.TempDir()
 	for k, v := range map[string]string{
@@ -300,5 +305,39 @@ func TestFleetDiffReportsWhatApplyWouldRefuse(t *testing.T) {
 	// The same plan applies with --force, as the hint says.
 	if _, stderr, code := runIammap("apply", "-f", file, "--prune", "--force", "--clusters", "mine"); code != 0 {
 		t.Fatalf("apply --prune --force: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestFleetAliasesTellSameNamedClustersApart: EKS names are unique per
+// account and region only; two clusters named alike are told apart by an
+// alias, which --clusters selects, the report shows, and the matrix carries
+// beside the EKS name.
+func TestFleetAliasesTellSameNamedClustersApart(t *testing.T) {
+	file, first := emulatedFleet(t, 1, eksemu.Options{})
+	other := eksemu.New(eksemu.Options{Region: "eu-west-1"})
+	other.AddCluster(eksemu.ClusterSpec{Name: "c000", AuthMode: eksemu.ModeAPI, Endpoint: "https://127.0.0.1:1"})
+	srv := httptest.NewServer(other)
+	t.Cleanup(srv.Close)
+	editFile(t, file, func(s string) string {
+		s = strings.Replace(s, "  - {name: c000,", "  - {alias: c000-us, name: c000,", 1)
+		return s + fmt.Sprintf("  - {alias: c000-eu, name: c000, region: eu-west-1, endpointUrl: %q}\n", srv.URL)
+	})
+	out, stderr, code := runIammap("apply", "-f", file, "--clusters", "c000-eu", "-o", "json")
+	report := decodeFleetReport(t, out)
+	if code != 0 || len(report.Clusters) != 1 || report.Clusters[0].Cluster != "c000-eu" || report.Clusters[0].Region != "eu-west-1" {
+		t.Fatalf("apply --clusters c000-eu: exit %d, %+v\n%s", code, report.Clusters, stderr)
+	}
+	if len(other.AccessEntries("c000")) != 2 || len(first.AccessEntries("c000")) != 0 {
+		t.Errorf("entries: eu %d, us %d; want the alias's cluster alone written", len(other.AccessEntries("c000")), len(first.AccessEntries("c000")))
+	}
+	out, _, _ = runIammap("clusters", "-f", file, "-o", "json")
+	if !strings.Contains(out, `{"cluster":"c000-eu","name":"c000","region":"eu-west-1"`) {
+		t.Errorf("matrix lacks the alias and the EKS name: %s", out)
+	}
+	editFile(t, file, func(s string) string {
+		return strings.Replace(strings.Replace(s, "alias: c000-eu, ", "", 1), "alias: c000-us, ", "", 1)
+	})
+	if _, stderr, code := runIammap("diff", "-f", file); code != 1 || !strings.Contains(stderr, "cluster c000 is listed twice; if these are two clusters (in other accounts or regions), give each an alias") {
+		t.Errorf("two clusters named c000 without aliases: exit %d\n%s", code, stderr)
 	}
 }

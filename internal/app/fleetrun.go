@@ -144,8 +144,8 @@ func selectTargets(c *cli.Context, file *desired.File, targets []desired.Target)
 	all := make([]fleet.Cluster, 0, len(targets))
 	byName := make(map[string]desired.Target, len(targets))
 	for _, t := range targets {
-		all = append(all, fleet.Cluster{Name: t.Name, Region: t.Connection.Region})
-		byName[t.Name] = t
+		all = append(all, fleet.Cluster{Name: t.Label, Region: t.Connection.Region})
+		byName[t.Label] = t
 	}
 	selected, err := fleet.Select(all, c.String("clusters"))
 	if err != nil {
@@ -181,10 +181,10 @@ func (r *fleetRunner) connect(ctx context.Context, want desired.Target, row *fle
 	if t.EKS != nil {
 		cl := t.EKS.Cluster
 		row.Account, row.Region = cl.Account, cl.Region
-		r.u.forCluster(want.Name).debug("%s: status %s, authentication mode %s, endpoint %s, as %s", cl.ARN, cl.Status, cl.AuthMode, cl.Endpoint,
+		r.u.forCluster(want.Label).debug("%s: status %s, authentication mode %s, endpoint %s, as %s", cl.ARN, cl.Status, cl.AuthMode, cl.Endpoint,
 			eksconn.Identity{Profile: o.Profile, RoleARN: o.RoleARN, ExternalID: o.ExternalID})
 	} else {
-		r.u.forCluster(want.Name).debug("kubeconfig context %q (server %s)", t.Kube.Context, t.Kube.Server)
+		r.u.forCluster(want.Label).debug("kubeconfig context %q (server %s)", t.Kube.Context, t.Kube.Server)
 	}
 	return t, nil
 }
@@ -270,7 +270,10 @@ func runFleetConverge(c *cli.Context, u *ui, file *desired.File, targets []desir
 		if err != nil {
 			return err
 		}
-		p, err := cluster.Converge(ctx, t, want, opts, u.forCluster(want.Name))
+		p, err := cluster.Converge(ctx, t, want, opts, u.forCluster(want.Label))
+		if p != nil && want.Label != want.Name {
+			p.Cluster = want.Label + " (EKS name " + want.Name + ")"
+		}
 		if p != nil {
 			row.Plan = p
 			tally(row, *p, write)
@@ -539,7 +542,7 @@ func runFleetAudit(c *cli.Context, u *ui, file *desired.File, format, failOn str
 		if err != nil {
 			return err
 		}
-		findings, err := auditTarget(ctx, u.forCluster(want.Name), t)
+		findings, err := auditTarget(ctx, u.forCluster(want.Label), t)
 		if err != nil {
 			return err
 		}

@@ -74,10 +74,22 @@ type File struct {
 // Cluster adds cluster-specific mappings to the file's common ones, and
 // says how the cluster is reached.
 type Cluster struct {
-	Name          string `yaml:"name"`
+	Name string `yaml:"name"`
+	// Alias names the cluster in this file (--cluster, --clusters,
+	// reports, CI matrices) when two clusters share an EKS name, in other
+	// accounts or regions; default Name.
+	Alias         string `yaml:"alias,omitempty"`
 	Connection    `yaml:",inline"`
 	AWSAuth       *AWSAuth      `yaml:"awsAuth,omitempty"`
 	AccessEntries []AccessEntry `yaml:"accessEntries,omitempty"`
+}
+
+// Label is the cluster's name in the file: its alias, else its name.
+func (c Cluster) Label() string {
+	if c.Alias != "" {
+		return c.Alias
+	}
+	return c.Name
 }
 
 // Connection is how iammap reaches one cluster of a fleet. Every field is
@@ -189,7 +201,10 @@ type AccessPolicy struct {
 type Target struct {
 	// Name and Connection are empty for a file without clusters: the
 	// cluster then comes from the command line.
-	Name          string
+	Name string
+	// Label names the cluster in the file (its alias, else Name): what
+	// --cluster and --clusters select and reports show.
+	Label         string
 	Connection    Connection
 	AWSAuth       awsauth.Desired
 	AccessEntries []accessentry.Spec
@@ -288,10 +303,16 @@ func parse(b []byte) (*File, error) {
 		if !clusterNamePattern.MatchString(c.Name) {
 			return nil, fmt.Errorf("%w: clusters[%d]: name %q is not a cluster name: EKS takes 1 to 100 letters, digits, hyphens and underscores, starting with a letter or digit", ErrInvalid, i, c.Name)
 		}
-		if names[c.Name] {
-			return nil, fmt.Errorf("%w: clusters[%d]: cluster %s is listed twice", ErrInvalid, i, c.Name)
+		if c.Alias != "" && !clusterNamePattern.MatchString(c.Alias) {
+			return nil, fmt.Errorf("%w: clusters[%d] (%s): alias %q: use 1 to 100 letters, digits, hyphens and underscores, starting with a letter or digit", ErrInvalid, i, c.Name, c.Alias)
 		}
-		names[c.Name] = true
+		if names[c.Label()] {
+			if c.Alias == "" {
+				return nil, fmt.Errorf("%w: clusters[%d]: cluster %s is listed twice; if these are two clusters (in other accounts or regions), give each an alias to tell them apart", ErrInvalid, i, c.Name)
+			}
+			return nil, fmt.Errorf("%w: clusters[%d] (%s): alias %s is already used by another cluster of the file", ErrInvalid, i, c.Name, c.Alias)
+		}
+		names[c.Label()] = true
 		if err := c.Connection.check(); err != nil {
 			return nil, fmt.Errorf("%w: clusters[%d] (%s): %v", ErrInvalid, i, c.Name, err)
 		}
@@ -334,7 +355,7 @@ func (f *File) Targets() ([]Target, error) {
 		}
 		t.Notes = append(notes, t.Notes...)
 		t.SharedAWSAuth = f.AWSAuth != nil && (c.AWSAuth == nil || len(c.AWSAuth.MapRoles)+len(c.AWSAuth.MapUsers)+len(c.AWSAuth.MapAccounts) == 0)
-		t.Name, t.Connection = c.Name, c.Connection
+		t.Name, t.Label, t.Connection = c.Name, c.Label(), c.Connection
 		out = append(out, t)
 	}
 	return out, nil
@@ -352,7 +373,7 @@ func (f *File) Target(name string) (Target, error) {
 		return targets[0], nil
 	}
 	for _, t := range targets {
-		if t.Name == name {
+		if t.Label == name {
 			return t, nil
 		}
 	}
