@@ -64,6 +64,9 @@ func applyCommand() *cli.Command {
 func runConverge(c *cli.Context, write bool) error {
 	u := newUI(c)
 	format := c.String("output")
+	if format == "table" {
+		format = "text" // audit's and clusters' name for it
+	}
 	if format != "text" && format != "json" {
 		return badFlags("unknown output format %q: use text or json", format)
 	}

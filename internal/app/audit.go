@@ -33,6 +33,9 @@ func auditCommand() *cli.Command {
 func runAudit(c *cli.Context) error {
 	u := newUI(c)
 	format, failOn := c.String("output"), c.String("fail-on")
+	if format == "text" {
+		format = "table" // diff's and apply's name for it
+	}
 	if format != "table" && format != "json" {
 		return badFlags("unknown output format %q: use table or json", format)
 	}

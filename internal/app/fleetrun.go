@@ -74,7 +74,9 @@ type fleetRow struct {
 
 // fleetReport is a fleet run's whole report (-o json).
 type fleetReport struct {
-	Command  string       `json:"command"`
+	Command string `json:"command"`
+	// DryRun: apply --dry-run, which plans (and checks) without writing.
+	DryRun   bool         `json:"dryRun,omitempty"`
 	Clusters []fleetRow   `json:"clusters"`
 	Summary  fleetSummary `json:"summary"`
 }
@@ -283,7 +285,7 @@ func runFleetConverge(c *cli.Context, u *ui, file *desired.File, targets []desir
 		}
 		return err
 	})
-	report := fleetReport{Command: c.Command.Name, Clusters: rows}
+	report := fleetReport{Command: c.Command.Name, DryRun: dryRun, Clusters: rows}
 	report.Summary = summarize(rows)
 	if format == "json" {
 		if err := writeJSON(c.App.Writer, report); err != nil {
@@ -501,7 +503,7 @@ func writeFleetTable(w io.Writer, report fleetReport, audit bool) error {
 	switch {
 	case audit:
 		line += fmt.Sprintf(", %d finding(s)", s.Findings)
-	case report.Command == "diff":
+	case report.Command == "diff" || report.DryRun:
 		line += fmt.Sprintf(", %d with changes pending (%d change(s))", s.WithChanges, s.Pending)
 	default:
 		line += fmt.Sprintf(", %d change(s) applied", s.Applied)

@@ -3,6 +3,8 @@ package eksconn
 import (
 	"context"
 	"fmt"
+	"os"
+	"regexp"
 	"sync"
 	"time"
 
@@ -31,6 +33,30 @@ func (id Identity) String() string {
 // SessionNamePrefix starts the session name of every role iammap assumes,
 // so CloudTrail and the cluster's audit log say which tool acted.
 const SessionNamePrefix = "iammap-"
+
+// SessionName names a role session iammap-<CI run> in a CI job (GitHub
+// Actions' run id and attempt, GitLab's job id), so CloudTrail ties each
+// change to the pipeline run that made it, else iammap-<UTC time>. STS
+// takes 2 to 64 characters of [\w+=,.@-].
+func SessionName(now time.Time, getenv func(string) string) string {
+	name := now.UTC().Format("20060102T150405Z")
+	switch {
+	case getenv("GITHUB_RUN_ID") != "":
+		name = "gh-" + getenv("GITHUB_RUN_ID")
+		if a := getenv("GITHUB_RUN_ATTEMPT"); a != "" {
+			name += "-" + a
+		}
+	case getenv("CI_JOB_ID") != "":
+		name = "gitlab-" + getenv("CI_JOB_ID")
+	}
+	name = sessionNameUnsafe.ReplaceAllString(name, "_")
+	if len(SessionNamePrefix+name) > 64 {
+		name = name[:64-len(SessionNamePrefix)]
+	}
+	return SessionNamePrefix + name
+}
+
+var sessionNameUnsafe = regexp.MustCompile(`[^\w+=,.@-]`)
 
 // Sessions loads the AWS configuration once per Identity and shares its
 // credentials (and so one AssumeRole, refreshed before it expires) between
@@ -99,7 +125,7 @@ func load(ctx context.Context, id Identity, region string, now time.Time) (aws.C
 		stsCfg.Region = region
 	}
 	provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(stsCfg), id.RoleARN, func(o *stscreds.AssumeRoleOptions) {
-		o.RoleSessionName = SessionNamePrefix + now.UTC().Format("20060102T150405Z")
+		o.RoleSessionName = SessionName(now, os.Getenv)
 		if id.ExternalID != "" {
 			o.ExternalID = aws.String(id.ExternalID)
 		}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/iammap/iammap/internal/devstack/authwebhook"
@@ -137,3 +138,22 @@ func TestSessionsRefusedRoleFailsOnlyItsClusters(t *testing.T) {
 type regionError struct{ got, want string }
 
 func (e *regionError) Error() string { return "region " + e.got + ", want " + e.want }
+
+func TestSessionName(t *testing.T) {
+	at := time.Date(2026, 12, 7, 10, 5, 9, 0, time.UTC)
+	tests := []struct {
+		env  map[string]string
+		want string
+	}{
+		{nil, "iammap-20261207T100509Z"},
+		{map[string]string{"GITHUB_RUN_ID": "123456789", "GITHUB_RUN_ATTEMPT": "2"}, "iammap-gh-123456789-2"},
+		{map[string]string{"CI_JOB_ID": "987"}, "iammap-gitlab-987"},
+		{map[string]string{"CI_JOB_ID": "a b/c" + strings.Repeat("9", 80)}, "iammap-gitlab-a_b_c" + strings.Repeat("9", 64-len("iammap-gitlab-a_b_c"))},
+	}
+	for _, tt := range tests {
+		got := SessionName(at, func(k string) string { return tt.env[k] })
+		if got != tt.want || len(got) > 64 {
+			t.Errorf("SessionName(%v) = %q, want %q", tt.env, got, tt.want)
+		}
+	}
+}
