@@ -81,6 +81,9 @@ func runConverge(c *cli.Context, write bool) error {
 	if err := checkFleetFlags(c, isFleet(c, file)); err != nil {
 		return err
 	}
+	if err := checkEndpoints(c, targets); err != nil {
+		return err
+	}
 	if isFleet(c, file) {
 		return runFleetConverge(c, u, file, targets, write, format)
 	}

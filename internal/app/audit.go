@@ -50,6 +50,13 @@ func runAudit(c *cli.Context) error {
 		if err := checkFleetFlags(c, isFleet(c, file)); err != nil {
 			return err
 		}
+		targets, err := file.Targets()
+		if err != nil {
+			return err
+		}
+		if err := checkEndpoints(c, targets); err != nil {
+			return err
+		}
 		if isFleet(c, file) {
 			return runFleetAudit(c, u, file, format, failOn)
 		}

@@ -28,6 +28,7 @@ func fleetFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "clusters", Usage: "with -f and no --cluster: only these clusters of the file, `NAMES` or globs, comma-separated (e.g. 'prod-*,staging')"},
 		&cli.IntFlag{Name: "parallel", Value: fleet.DefaultParallel, Usage: "with -f and no --cluster: how many clusters to work on at once"},
+		&cli.BoolFlag{Name: "allow-endpoint-url", EnvVars: []string{"IAMMAP_ALLOW_ENDPOINT_URL"}, Usage: "let the access file send a cluster's EKS requests to an endpointUrl that is neither AWS's nor this machine's"},
 		&cli.DurationFlag{Name: "cluster-timeout", Value: defaultClusterTimeout, Usage: "with -f and no --cluster: give up on one cluster after this long, so a cluster that hangs holds no slot for the whole --timeout"},
 	}
 }
@@ -137,6 +138,25 @@ func checkFleetFlags(c *cli.Context, fleetRun bool) error {
 	if flagString(c, "backup-file") != "" {
 		return withHint(badFlags("--backup-file names one file, and a fleet run backs up the aws-auth of each cluster it writes"),
 			"drop --backup-file: each cluster's backup goes to a ConfigMap beside its aws-auth, or with --backup-to file to its own new file under $XDG_STATE_HOME/iammap/backups")
+	}
+	return nil
+}
+
+// checkEndpoints refuses, unless --allow-endpoint-url, a file that sends a
+// cluster's EKS requests outside AWS and this machine: access files are
+// reviewed in pull requests and run by CI with CI's credentials, and such
+// an endpoint would receive signed AWS requests and, through the cluster
+// endpoint it answers with, the Kubernetes tokens iammap makes.
+func checkEndpoints(c *cli.Context, targets []desired.Target) error {
+	if c.Bool("allow-endpoint-url") {
+		return nil
+	}
+	for _, t := range targets {
+		if t.Connection.EndpointOutsideAWS() {
+			return withHint(badFlags("cluster %s: endpointUrl %s is neither an AWS EKS endpoint (https://eks.REGION.amazonaws.com, a VPC endpoint) nor on this machine; the file would send your signed AWS requests, and the tokens iammap makes for the cluster, there",
+				t.Label, output.Safe(t.Connection.EndpointURL)),
+				"if you trust this file and that endpoint (a proxy, an emulator), pass --allow-endpoint-url (or set IAMMAP_ALLOW_ENDPOINT_URL=true)")
+		}
 	}
 	return nil
 }

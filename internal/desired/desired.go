@@ -37,6 +37,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -156,6 +157,32 @@ func (c Connection) check() error {
 // clusters follow it too, so every name is safe in a table, a CI matrix and
 // a --clusters glob.
 var clusterNamePattern = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$`)
+
+// awsEndpointHost matches the hosts of AWS's own EKS endpoints: regional
+// (eks.eu-west-1.amazonaws.com, .amazonaws.com.cn, .api.aws) and VPC
+// interface endpoints (vpce-....eks.eu-west-1.vpce.amazonaws.com).
+var awsEndpointHost = regexp.MustCompile(`^([a-z0-9-]+\.)*eks(-fips)?\.[a-z0-9-]+\.(vpce\.)?(amazonaws\.com(\.cn)?|api\.aws)$`)
+
+// EndpointOutsideAWS reports whether the connection sends its EKS requests
+// somewhere other than AWS or this machine. An access file is often
+// reviewed in a pull request and run by CI with CI's credentials: such an
+// endpoint would receive signed requests and, from the cluster it
+// describes, the Kubernetes tokens iammap makes, so commands refuse it
+// unless the operator allows it.
+func (c Connection) EndpointOutsideAWS() bool {
+	if c.EndpointURL == "" {
+		return false
+	}
+	u, err := url.Parse(c.EndpointURL)
+	if err != nil {
+		return true
+	}
+	host := strings.ToLower(u.Hostname())
+	if host == "localhost" || host == "127.0.0.1" || host == "::1" {
+		return false
+	}
+	return u.Scheme != "https" || !awsEndpointHost.MatchString(host)
+}
 
 var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
 

@@ -164,3 +164,25 @@ clusters:
 		t.Errorf("context cluster: %d entries, %d mappings, notes %q; want none, the common mapping, and a note", len(kind.AccessEntries), len(kind.AWSAuth.Mappings), kind.Notes)
 	}
 }
+
+func TestEndpointOutsideAWS(t *testing.T) {
+	for url, outside := range map[string]bool{
+		"":                                    false,
+		"https://eks.eu-west-1.amazonaws.com": false,
+		"https://eks-fips.us-east-1.amazonaws.com":                    false,
+		"https://eks.cn-north-1.amazonaws.com.cn":                     false,
+		"https://vpce-0a1b2c3d-4e5f.eks.eu-west-1.vpce.amazonaws.com": false,
+		"https://eks.eu-west-1.api.aws":                               false,
+		"http://127.0.0.1:34567":                                      false,
+		"http://localhost:4566":                                       false,
+		"http://eks.eu-west-1.amazonaws.com":                          true, // not https
+		"https://eks.eu-west-1.amazonaws.com.attacker.example":        true,
+		"https://attacker.example/eks.eu-west-1.amazonaws.com":        true,
+		"https://eks.eu-west-1.amazonaws.com@attacker.example":        true,
+		"https://sts.eu-west-1.amazonaws.com":                         true, // not EKS
+	} {
+		if got := (Connection{EndpointURL: url}).EndpointOutsideAWS(); got != outside {
+			t.Errorf("EndpointOutsideAWS(%q) = %v, want %v", url, got, outside)
+		}
+	}
+}
