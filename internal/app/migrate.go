@@ -103,9 +103,13 @@ func runMigrate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	done, err := applyWithProgress(c, u, client, writes)
-	for _, a := range done {
-		u.info("%s access entry %s: %s", a.Kind, a.PrincipalARN, a.Detail)
+	done, lines, err := applyWithProgress(c, u, client, writes)
+	if !lines {
+		// The live bar is gone: list what was made. Plain progress lines
+		// have already said it, one per principal.
+		for _, a := range done {
+			u.info("%s access entry %s: %s", a.Kind, a.PrincipalARN, a.Detail)
+		}
 	}
 	if err != nil {
 		return withHint(err, "the changes listed above were made; fix the cause and run migrate --approve again (it skips what exists)")
@@ -150,7 +154,7 @@ func runMigrate(c *cli.Context) error {
 // applyWithProgress makes the writes, reporting each principal as it ends
 // on stderr (a live bar on a terminal, a line each elsewhere; nothing at
 // -v 2 or below). Stdout, which carries the plan, is untouched.
-func applyWithProgress(c *cli.Context, u *ui, client *accessentry.Client, writes accessentry.Plan) ([]accessentry.Action, error) {
+func applyWithProgress(c *cli.Context, u *ui, client *accessentry.Client, writes accessentry.Plan) ([]accessentry.Action, bool, error) {
 	principals := map[string]bool{}
 	for _, a := range writes.Actions {
 		principals[a.PrincipalARN] = true
@@ -160,7 +164,7 @@ func applyWithProgress(c *cli.Context, u *ui, client *accessentry.Client, writes
 		rep = progress.New(c.App.ErrWriter, len(principals), "principals")
 	}
 	defer rep.Finish()
-	return migrate.Apply(c.Context, client, writes, migrate.Hooks{
+	done, err := migrate.Apply(c.Context, client, writes, migrate.Hooks{
 		Start: rep.Start,
 		Done: func(arn string, made []accessentry.Action, err error, took time.Duration) {
 			status := migrate.Status(made)
@@ -170,6 +174,7 @@ func applyWithProgress(c *cli.Context, u *ui, client *accessentry.Client, writes
 			rep.Done(arn, status, err != nil, took)
 		},
 	})
+	return done, rep.Lines(), err
 }
 
 func buildMigration(c *cli.Context, t *cluster.Target) (migrate.Plan, *awsauth.Snapshot, error) {

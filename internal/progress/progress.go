@@ -133,6 +133,10 @@ func newBar(w io.Writer, total int, noun string, forced bool) *Reporter {
 	return r
 }
 
+// Lines reports whether r writes a line per finished item (plain mode), so
+// a caller need not print the same outcomes again.
+func (r *Reporter) Lines() bool { return r != nil && r.w != nil && r.bar == nil }
+
 // Start says an item began; the bar shows it until its Done.
 func (r *Reporter) Start(name string) {
 	if r == nil || r.bar == nil {

@@ -256,3 +256,18 @@ func TestBarConcurrent(t *testing.T) {
 		t.Errorf("final bar missing:\n%q", out)
 	}
 }
+
+func TestLinesSaysWhetherOutcomesWerePrinted(t *testing.T) {
+	var buf bytes.Buffer
+	if !Plain(&buf, 1, "x").Lines() {
+		t.Error("a plain reporter prints a line per item")
+	}
+	if Discard().Lines() || (*Reporter)(nil).Lines() {
+		t.Error("a quiet reporter prints nothing")
+	}
+	bar := newBar(&buf, 1, "x", true)
+	defer bar.Finish()
+	if bar.Lines() {
+		t.Error("a bar prints no line per item")
+	}
+}
