@@ -341,3 +341,23 @@ func TestFleetAliasesTellSameNamedClustersApart(t *testing.T) {
 		t.Errorf("two clusters named c000 without aliases: exit %d\n%s", code, stderr)
 	}
 }
+
+// TestFleetMaxFailuresStopsTheRollout: with --max-failures, a change that
+// breaks clusters stops reaching new ones; the rest are reported not run.
+func TestFleetMaxFailuresStopsTheRollout(t *testing.T) {
+	file, emu := emulatedFleet(t, 0, eksemu.Options{},
+		eksemu.ClusterSpec{Name: "bad1", AuthMode: eksemu.ModeAPI, Status: "FAILED"},
+		eksemu.ClusterSpec{Name: "bad2", AuthMode: eksemu.ModeAPI, Status: "FAILED"},
+		eksemu.ClusterSpec{Name: "good", AuthMode: eksemu.ModeAPI, Endpoint: "https://127.0.0.1:1"})
+	out, stderr, code := runIammap("apply", "-f", file, "--parallel", "1", "--max-failures", "2", "-o", "json")
+	report := decodeFleetReport(t, out)
+	if code != 1 || report.Summary.Failed != 2 || report.Summary.NotRun != 1 || report.Clusters[2].Status != "not-run" {
+		t.Fatalf("exit %d, summary %+v, rows %+v\n%s", code, report.Summary, report.Clusters, stderr)
+	}
+	if len(emu.AccessEntries("good")) != 0 {
+		t.Error("a cluster after the limit was written")
+	}
+	if !strings.Contains(stderr, "2 of 3 clusters failed: bad1, bad2; 1 not run: good") {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+}

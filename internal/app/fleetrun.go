@@ -29,6 +29,7 @@ func fleetFlags() []cli.Flag {
 		&cli.StringFlag{Name: "clusters", Usage: "with -f and no --cluster: only these clusters of the file, `NAMES` or globs, comma-separated (e.g. 'prod-*,staging')"},
 		&cli.IntFlag{Name: "parallel", Value: fleet.DefaultParallel, Usage: "with -f and no --cluster: how many clusters to work on at once"},
 		&cli.BoolFlag{Name: "allow-endpoint-url", EnvVars: []string{"IAMMAP_ALLOW_ENDPOINT_URL"}, Usage: "let the access file send a cluster's EKS requests to an endpointUrl that is neither AWS's nor this machine's"},
+		&cli.IntFlag{Name: "max-failures", Usage: "with -f and no --cluster: once `N` clusters have failed, start no more (a canary for a change that breaks every cluster; 0: no limit)"},
 		&cli.DurationFlag{Name: "cluster-timeout", Value: defaultClusterTimeout, Usage: "with -f and no --cluster: give up on one cluster after this long, so a cluster that hangs holds no slot for the whole --timeout"},
 	}
 }
@@ -111,7 +112,7 @@ func checkFleetFlags(c *cli.Context, fleetRun bool) error {
 		return withHint(err, "every input is a flag: see iammap "+c.Command.Name+" --help")
 	}
 	if !fleetRun {
-		for _, name := range []string{"clusters", "parallel", "cluster-timeout"} {
+		for _, name := range []string{"clusters", "parallel", "cluster-timeout", "max-failures"} {
 			if !c.IsSet(name) {
 				continue
 			}
@@ -128,6 +129,9 @@ func checkFleetFlags(c *cli.Context, fleetRun bool) error {
 	}
 	if c.Int("parallel") < 1 {
 		return withHint(badFlags("--parallel %d: want at least 1", c.Int("parallel")), "--parallel N works on N clusters at once; the default is "+fmt.Sprint(fleet.DefaultParallel))
+	}
+	if c.Int("max-failures") < 0 {
+		return badFlags("--max-failures %d: want 0 (no limit) or more", c.Int("max-failures"))
 	}
 	if c.Duration("cluster-timeout") <= 0 {
 		return badFlags("--cluster-timeout %s: want a positive duration such as 10m", c.Duration("cluster-timeout"))
@@ -221,7 +225,8 @@ func (r *fleetRunner) run(selected []fleet.Cluster, parallel int, op func(contex
 	}
 	defer bar.Finish()
 	perCluster := r.c.Duration("cluster-timeout")
-	results := fleet.Run(r.c.Context, selected, parallel, func(ctx context.Context, fc fleet.Cluster) (fleetRow, error) {
+	limits := fleet.Limits{Parallel: parallel, MaxFailures: r.c.Int("max-failures")}
+	results := fleet.RunWithin(r.c.Context, selected, limits, func(ctx context.Context, fc fleet.Cluster) (fleetRow, error) {
 		bar.Start(fc.Name)
 		row := fleetRow{Cluster: fc.Name, Region: fc.Region}
 		clusterCtx, cancel := context.WithTimeout(ctx, perCluster)

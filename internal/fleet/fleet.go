@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -106,11 +107,31 @@ type Result[T any] struct {
 	Ran bool
 }
 
+// ErrTooManyFailures is the error of a cluster never started because
+// Limits.MaxFailures clusters had failed.
+var ErrTooManyFailures = errors.New("too many clusters failed")
+
+// Limits pace a run.
+type Limits struct {
+	// Parallel is how many clusters run at once (DefaultParallel when < 1).
+	Parallel int
+	// MaxFailures, when > 0, stops starting clusters once that many have
+	// failed: a canary for a change that breaks every cluster it reaches.
+	// Clusters already running finish.
+	MaxFailures int
+}
+
 // Run calls op for each cluster, at most parallel at a time (DefaultParallel
 // when parallel < 1), and returns the results in the order of clusters.
 // done, when not nil, hears each result as it finishes (from one goroutine
 // at a time), for progress output.
 func Run[T any](ctx context.Context, clusters []Cluster, parallel int, op func(context.Context, Cluster) (T, error), done func(Result[T])) []Result[T] {
+	return RunWithin(ctx, clusters, Limits{Parallel: parallel}, op, done)
+}
+
+// RunWithin is Run with every limit.
+func RunWithin[T any](ctx context.Context, clusters []Cluster, limits Limits, op func(context.Context, Cluster) (T, error), done func(Result[T])) []Result[T] {
+	parallel := limits.Parallel
 	if parallel < 1 {
 		parallel = DefaultParallel
 	}
@@ -118,18 +139,24 @@ func Run[T any](ctx context.Context, clusters []Cluster, parallel int, op func(c
 	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
 	var report sync.Mutex
+	var failed atomic.Int64
+	tooMany := func() bool { return limits.MaxFailures > 0 && failed.Load() >= int64(limits.MaxFailures) }
 	for i, c := range clusters {
 		results[i].Cluster = c
 		started := false
 		select {
 		case sem <- struct{}{}:
-			if started = ctx.Err() == nil; !started {
+			if started = ctx.Err() == nil && !tooMany(); !started {
 				<-sem
 			}
 		case <-ctx.Done():
 		}
 		if !started {
-			results[i].Err = fmt.Errorf("not run: %w", ctx.Err())
+			if ctx.Err() != nil {
+				results[i].Err = fmt.Errorf("not run: %w", ctx.Err())
+			} else {
+				results[i].Err = fmt.Errorf("not run: %w: %d (the limit)", ErrTooManyFailures, limits.MaxFailures)
+			}
 			continue
 		}
 		wg.Add(1)
@@ -148,6 +175,9 @@ func Run[T any](ctx context.Context, clusters []Cluster, parallel int, op func(c
 				r.Value, r.Err = op(ctx, c)
 			}()
 			r.Duration = time.Since(start)
+			if r.Err != nil {
+				failed.Add(1)
+			}
 			if done != nil {
 				report.Lock()
 				done(*r)

@@ -129,3 +129,28 @@ func TestRunAfterCancelStartsNothingMore(t *testing.T) {
 		}
 	}
 }
+
+// After MaxFailures clusters failed, no further cluster starts; those
+// already running finish.
+func TestRunWithinStopsStartingAfterMaxFailures(t *testing.T) {
+	clusters := []Cluster{{Name: "a"}, {Name: "b"}, {Name: "c"}, {Name: "d"}, {Name: "e"}}
+	var ran []string
+	results := RunWithin(context.Background(), clusters, Limits{Parallel: 1, MaxFailures: 2}, func(_ context.Context, c Cluster) (int, error) {
+		ran = append(ran, c.Name)
+		if c.Name == "a" || c.Name == "c" {
+			return 0, errors.New("broken")
+		}
+		return 1, nil
+	}, nil)
+	if strings.Join(ran, ",") != "a,b,c" {
+		t.Errorf("ran %v; want a, b, c and nothing after the second failure", ran)
+	}
+	for _, r := range results[3:] {
+		if r.Ran || !errors.Is(r.Err, ErrTooManyFailures) {
+			t.Errorf("%s: ran %v, err %v; want not run with ErrTooManyFailures", r.Cluster.Name, r.Ran, r.Err)
+		}
+	}
+	if Failed(results) != 4 {
+		t.Errorf("Failed = %d, want 4 (2 failed, 2 not run)", Failed(results))
+	}
+}
