@@ -422,20 +422,41 @@ func newUI(c *cli.Context) *ui {
 
 func (u *ui) info(format string, a ...any) {
 	if u.level >= levelInfo {
-		fmt.Fprintln(u.stderr, output.SafeText("iammap: "+u.prefix+fmt.Sprintf(format, a...)))
+		fmt.Fprintln(u.stderr, output.SafeText("iammap: "+u.prefix+fmt.Sprintf(format, safeArgs(a)...)))
 	}
 }
 
 func (u *ui) warn(format string, a ...any) {
 	if u.level >= levelWarning {
-		fmt.Fprintln(u.stderr, output.SafeText("iammap: warning: "+u.prefix+fmt.Sprintf(format, a...)))
+		fmt.Fprintln(u.stderr, output.SafeText("iammap: warning: "+u.prefix+fmt.Sprintf(format, safeArgs(a)...)))
 	}
 }
 
 func (u *ui) debug(format string, a ...any) {
 	if u.level >= levelDebug {
-		fmt.Fprintln(u.stderr, output.SafeText("iammap: "+u.prefix+fmt.Sprintf(format, a...)))
+		fmt.Fprintln(u.stderr, output.SafeText("iammap: "+u.prefix+fmt.Sprintf(format, safeArgs(a)...)))
 	}
+}
+
+// safeArgs escapes every control character in the arguments of a message
+// (servers' and files' text: ARNs, error messages, names), so only the
+// message's own format may break a line: a server's "\n::error::..." stays
+// on its line, escaped, and cannot start a CI workflow command.
+func safeArgs(a []any) []any {
+	out := make([]any, len(a))
+	for i, v := range a {
+		switch v := v.(type) {
+		case string:
+			out[i] = output.Safe(v)
+		case error:
+			out[i] = output.Safe(v.Error())
+		case fmt.Stringer:
+			out[i] = output.Safe(v.String())
+		default:
+			out[i] = v
+		}
+	}
+	return out
 }
 
 // Note, Warn and Debug make ui the cluster.Reporter of the operations a

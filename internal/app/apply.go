@@ -140,7 +140,7 @@ func wouldBeRefused(p *cluster.Plan) error {
 	if p == nil || p.WouldBeRefused == "" {
 		return nil
 	}
-	return withHint(fmt.Errorf("apply would refuse this plan for %s: %s", p.Cluster, p.WouldBeRefused),
+	return withHint(fmt.Errorf("apply would refuse this plan for %s: %s", output.Safe(p.Cluster), p.WouldBeRefused),
 		"change the file so you keep access (and a node mapping stays), or, if this is really intended, apply it with --force")
 }
 
@@ -185,9 +185,10 @@ func printPlans(w io.Writer, format string, plans []cluster.Plan, applied bool) 
 	for _, p := range plans {
 		mode := ""
 		if p.AuthMode != "" {
-			mode = " (" + string(p.AuthMode) + ")"
+			mode = " (" + output.Safe(string(p.AuthMode)) + ")"
 		}
-		fmt.Fprintf(w, "cluster %s%s: %s\n", p.Cluster, mode, summary(p, applied))
+		// The name may be what a server answered: escaped, like every table.
+		fmt.Fprintf(w, "cluster %s%s: %s\n", output.Safe(p.Cluster), mode, summary(p, applied))
 		if p.WouldBeRefused != "" {
 			fmt.Fprintf(w, "  %s\n", paint("31", "apply would refuse this plan: "+output.Safe(p.WouldBeRefused)))
 		}
