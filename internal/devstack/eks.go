@@ -75,6 +75,7 @@ func (c *Cluster) startEKS(o EKSOptions, apiserverURL string) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
+	iam.Credentials = c.Credentials // names are looked up in the caller's account
 	if c.IAMEndpoint, err = c.serve(iam); err != nil {
 		return nil, err
 	}

@@ -132,13 +132,19 @@ func planEntry(ctx context.Context, cl Cluster, e awsauth.Entry, existing []acce
 		case err != nil:
 			return skip(from, fmt.Sprintf("cannot look %s %s up in IAM: %v", p.Kind, p.Name, err))
 		}
-		if strings.Contains(real, ":role/aws-service-role/") {
+		switch {
+		case !samePrincipal(p, real):
+			// IAM answers for the caller's account only; an answer naming
+			// another principal (another account's, say) is not this one's path.
+			notes = append(notes, fmt.Sprintf("IAM answered %s, not this principal: kept as written", real))
+		case strings.Contains(real, ":role/aws-service-role/"):
 			return skip(from, "service-linked role: EKS does not accept access entries for it")
+		default:
+			if real != arn {
+				notes = append(notes, "path restored from IAM: "+real)
+			}
+			arn = real
 		}
-		if real != arn {
-			notes = append(notes, "path restored from IAM: "+real)
-		}
-		arn = real
 	} else {
 		notes = append(notes, "cross-account principal: kept as written (its path, if any, cannot be checked from this account)")
 	}
@@ -158,6 +164,13 @@ func planEntry(ctx context.Context, cl Cluster, e awsauth.Entry, existing []acce
 		}
 	}
 	return item
+}
+
+// samePrincipal: is real (an ARN IAM answered) the principal p, up to the
+// path? Same kind, partition, account and name.
+func samePrincipal(p mapping.Principal, real string) bool {
+	q, _, err := mapping.ParsePrincipal(real)
+	return err == nil && q.Kind == p.Kind && q.Partition == p.Partition && q.Account == p.Account && q.Name == p.Name
 }
 
 func findExisting(existing []accessentry.Entry, arn string) (accessentry.Entry, bool) {

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/iammap/iammap/accessentry"
 	"github.com/iammap/iammap/awsauth"
 	"github.com/iammap/iammap/internal/devstack/iamemu"
@@ -140,5 +141,51 @@ func TestClusterAdminPolicyUsesTheClusterPartition(t *testing.T) {
 	it := plan.Items[0]
 	if it.Outcome != Create || it.Spec.Policies[0].ARN != "arn:aws-cn:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy" {
 		t.Errorf("item = %+v, spec %+v", it, it.Spec)
+	}
+}
+
+// fixedIAM answers every GetRole and GetUser with the same ARN.
+type fixedIAM string
+
+func (f fixedIAM) GetRole(context.Context, *iam.GetRoleInput, ...func(*iam.Options)) (*iam.GetRoleOutput, error) {
+	return &iam.GetRoleOutput{Role: &iamtypes.Role{Arn: aws.String(string(f))}}, nil
+}
+
+func (f fixedIAM) GetUser(context.Context, *iam.GetUserInput, ...func(*iam.Options)) (*iam.GetUserOutput, error) {
+	return &iam.GetUserOutput{User: &iamtypes.User{Arn: aws.String(string(f))}}, nil
+}
+
+func TestLookedUpARNOfAnotherPrincipalIsIgnored(t *testing.T) {
+	for _, tc := range []struct {
+		name, mapped, answer, wantARN, wantNote string
+	}{
+		{"path restored", "arn:aws:iam::111122223333:role/developers", "arn:aws:iam::111122223333:role/team/developers", "arn:aws:iam::111122223333:role/team/developers", "path restored from IAM"},
+		{"same ARN", "arn:aws:iam::111122223333:role/developers", "arn:aws:iam::111122223333:role/developers", "arn:aws:iam::111122223333:role/developers", ""},
+		{"other account", "arn:aws:iam::111122223333:role/developers", "arn:aws:iam::444455556666:role/developers", "arn:aws:iam::111122223333:role/developers", "IAM answered arn:aws:iam::444455556666:role/developers, not this principal"},
+		{"other account with path", "arn:aws:iam::111122223333:role/developers", "arn:aws:iam::444455556666:role/team/developers", "arn:aws:iam::111122223333:role/developers", "not this principal"},
+		{"other name", "arn:aws:iam::111122223333:role/developers", "arn:aws:iam::111122223333:role/admins", "arn:aws:iam::111122223333:role/developers", "not this principal"},
+		{"other kind", "arn:aws:iam::111122223333:role/developers", "arn:aws:iam::111122223333:user/developers", "arn:aws:iam::111122223333:role/developers", "not this principal"},
+		{"user other account", "arn:aws:iam::111122223333:user/alice", "arn:aws:iam::444455556666:user/alice", "arn:aws:iam::111122223333:user/alice", "not this principal"},
+		{"user with path", "arn:aws:iam::111122223333:user/alice", "arn:aws:iam::111122223333:user/ops/alice", "arn:aws:iam::111122223333:user/ops/alice", "path restored from IAM"},
+		{"not an ARN", "arn:aws:iam::111122223333:role/developers", "garbage", "arn:aws:iam::111122223333:role/developers", "not this principal"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			key := "mapRoles"
+			line := "- rolearn: " + tc.mapped + "\n  username: dev\n  groups: [developers]\n"
+			if strings.Contains(tc.mapped, ":user/") {
+				key, line = "mapUsers", "- userarn: "+tc.mapped+"\n  username: dev\n  groups: [developers]\n"
+			}
+			plan, err := Build(context.Background(), Cluster{Account: "111122223333", Partition: "aws"}, awsauth.Decode(map[string]string{key: line}), nil, fixedIAM(tc.answer))
+			if err != nil {
+				t.Fatal(err)
+			}
+			it := plan.Items[0]
+			if it.Outcome != Create || it.Spec == nil || it.Spec.PrincipalARN != tc.wantARN {
+				t.Fatalf("item = %+v, spec %+v; want create for %s", it, it.Spec, tc.wantARN)
+			}
+			if tc.wantNote == "" && it.Reason != "" || !strings.Contains(it.Reason, tc.wantNote) {
+				t.Errorf("reason = %q, want %q", it.Reason, tc.wantNote)
+			}
+		})
 	}
 }
