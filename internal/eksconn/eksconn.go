@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,8 +21,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"github.com/iammap/iammap/internal/ekstoken"
 	"github.com/iammap/iammap/internal/kubeconn"
+	"github.com/iammap/iammap/internal/readlimit"
 	"github.com/iammap/iammap/mapping"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -32,7 +36,33 @@ var (
 	ErrClusterNotFound = errors.New("cluster not found")
 	ErrClusterNotReady = errors.New("cluster is not ready")
 	ErrNoRegion        = errors.New("no AWS region")
+	// ErrUntrustedAnswer: EKS answered with a cluster other than the one
+	// asked for (another name, region or account), an endpoint that is not
+	// HTTPS, or a redirect. iammap would otherwise send the cluster's
+	// Kubernetes token, and report its changes, for that other cluster.
+	ErrUntrustedAnswer = errors.New("EKS's answer does not match the cluster asked for")
 )
+
+// check refuses a described cluster that is not the one asked for in the
+// region (and, with a role, the account) it was asked in, or whose API
+// server is not reached over HTTPS: the endpoint (from an access file) may
+// be hostile, and the token iammap makes next is valid for whatever
+// cluster name it is made for.
+func (c Cluster) check(region, roleARN string) error {
+	if c.Region != region {
+		return fmt.Errorf("%w: asked for %s in %s, got %s in region %q", ErrUntrustedAnswer, c.Name, region, c.ARN, c.Region)
+	}
+	if roleARN != "" {
+		if f := strings.SplitN(roleARN, ":", 6); len(f) == 6 && f[4] != c.Account {
+			return fmt.Errorf("%w: asked for %s as %s, got %s in account %q", ErrUntrustedAnswer, c.Name, roleARN, c.ARN, c.Account)
+		}
+	}
+	u, err := url.Parse(c.Endpoint)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("%w: cluster %s's API server endpoint %q is not an https:// URL", ErrUntrustedAnswer, c.Name, c.Endpoint)
+	}
+	return nil
+}
 
 // Options select the cluster and the AWS configuration.
 type Options struct {
@@ -99,7 +129,8 @@ func loadBase(ctx context.Context, region, profile string) (aws.Config, error) {
 	if err != nil {
 		return aws.Config{}, err
 	}
-	opts = append(opts, config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(timeout)))
+	opts = append(opts, config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(timeout)),
+		config.WithAPIOptions([]func(*middleware.Stack) error{boundAnswers}))
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		if profile != "" {
@@ -123,6 +154,30 @@ func loadBase(ctx context.Context, region, profile string) (aws.Config, error) {
 	return cfg, nil
 }
 
+// boundAnswers adds to every AWS call two checks no AWS API needs lifted:
+// an answer comes from the host asked (an endpoint that redirects is
+// sending iammap somewhere else, whose answer is not trusted), and it is at
+// most readlimit.AWSResponse bytes. It is a middleware, not an HTTP client,
+// so the SDK's own client (and AWS_CA_BUNDLE, which needs it) stays.
+func boundAnswers(stack *middleware.Stack) error {
+	return stack.Deserialize.Add(middleware.DeserializeMiddlewareFunc("iammapBoundAnswers",
+		func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+			out, md, err := next.HandleDeserialize(ctx, in)
+			resp, ok := out.RawResponse.(*smithyhttp.Response)
+			if !ok || resp == nil || resp.Response == nil || resp.Request == nil {
+				return out, md, err
+			}
+			if req, ok := in.Request.(*smithyhttp.Request); ok && resp.Request.URL.Host != req.URL.Host {
+				resp.Body.Close()
+				return out, md, fmt.Errorf("%w: asked %s, answered by %s after a redirect", ErrUntrustedAnswer, req.URL.Host, resp.Request.URL.Redacted())
+			}
+			if resp.Body != nil {
+				resp.Body = readlimit.Body(resp.Body, readlimit.AWSResponse, resp.Request.Method+" "+resp.Request.URL.Redacted(), "AWS API answers")
+			}
+			return out, md, err
+		}), middleware.After)
+}
+
 // Connect describes the cluster and refuses one that is not ACTIVE or UPDATING.
 func Connect(ctx context.Context, opts Options) (*Conn, error) {
 	sessions := opts.Sessions
@@ -141,6 +196,9 @@ func Connect(ctx context.Context, opts Options) (*Conn, error) {
 	c := &Conn{AWS: cfg, EKS: client, STS: sts.NewFromConfig(cfg)}
 	c.Cluster, err = Describe(ctx, client, opts.Cluster)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.Cluster.check(cfg.Region, opts.RoleARN); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -164,7 +222,14 @@ func Describe(ctx context.Context, api Describer, name string) (Cluster, error) 
 		return Cluster{}, fmt.Errorf("describe cluster %s: %w", name, err)
 	}
 	cl := out.Cluster
-	c := Cluster{Name: aws.ToString(cl.Name), ARN: aws.ToString(cl.Arn), Status: string(cl.Status), Endpoint: aws.ToString(cl.Endpoint)}
+	if cl == nil || aws.ToString(cl.Name) != name {
+		got := ""
+		if cl != nil {
+			got = aws.ToString(cl.Name)
+		}
+		return Cluster{}, fmt.Errorf("%w: asked for cluster %s, EKS answered with %q", ErrUntrustedAnswer, name, got)
+	}
+	c := Cluster{Name: name, ARN: aws.ToString(cl.Arn), Status: string(cl.Status), Endpoint: aws.ToString(cl.Endpoint)}
 	if cl.AccessConfig != nil {
 		c.AuthMode = mapping.Mode(cl.AccessConfig.AuthenticationMode)
 	}
@@ -206,6 +271,7 @@ func (c *Conn) Kubernetes(ctx context.Context) (*kubernetes.Clientset, *rest.Con
 		Host: c.Cluster.Endpoint, BearerToken: tok.Value, UserAgent: "iammap",
 		TLSClientConfig: rest.TLSClientConfig{CAData: c.Cluster.CAData},
 		Timeout:         timeout,
+		WrapTransport:   kubeconn.BoundResponses,
 	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {

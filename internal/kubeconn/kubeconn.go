@@ -6,6 +6,7 @@ package kubeconn
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -48,6 +49,12 @@ func RequestTimeout() (time.Duration, error) {
 		return 0, fmt.Errorf("%s=%q: want a positive duration such as 30s or 2m", RequestTimeoutEnv, v)
 	}
 	return d, nil
+}
+
+// BoundResponses caps every API server answer at
+// readlimit.KubernetesResponse bytes (a rest.Config WrapTransport).
+func BoundResponses(rt http.RoundTripper) http.RoundTripper {
+	return readlimit.Responses(rt, readlimit.KubernetesResponse, "Kubernetes API answers")
 }
 
 // MaxKubeconfigSize is the largest kubeconfig file read (16 MiB, room for
@@ -109,6 +116,7 @@ func Connect(opts Options) (*Connection, error) {
 		return nil, fmt.Errorf("load kubeconfig: %w", err)
 	}
 	cfg.UserAgent = "iammap"
+	cfg.Wrap(BoundResponses)
 	if cfg.Timeout == 0 {
 		cfg.Timeout = timeout
 	}
