@@ -312,6 +312,7 @@ func checkFlagsAgreeWithFile(c *cli.Context, want desired.Target) error {
 	conn := want.Connection
 	for _, f := range []struct{ flag, field, value string }{
 		{"region", "region", conn.Region}, {"profile", "profile", conn.Profile}, {"endpoint-url", "endpointUrl", conn.EndpointURL},
+		{"context", "context", conn.Context},
 	} {
 		if f.value != "" && setOnCommandLine(c, f.flag) && flagString(c, f.flag) != f.value {
 			return withHint(badFlags("--%s %s contradicts the access file, which gives cluster %s %s %s", f.flag, flagString(c, f.flag), want.Name, f.field, f.value),

@@ -28,6 +28,7 @@ func clustersCommand() *cli.Command {
 			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Required: true, Usage: "access `FILE` (iammap/v1 AccessConfig, or an eksctl ClusterConfig)"},
 			&cli.StringFlag{Name: "clusters", Usage: "only these clusters: `NAMES` or globs, comma-separated (e.g. 'prod-*,staging')"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "table or json"},
+			&cli.BoolFlag{Name: "allow-endpoint-url", EnvVars: []string{"IAMMAP_ALLOW_ENDPOINT_URL"}, Usage: "list clusters whose endpointUrl is neither AWS's nor this machine's (diff, apply and audit refuse them without the same flag)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -39,6 +40,14 @@ func clustersCommand() *cli.Command {
 			}
 			file, err := desired.Load(c.String("file"))
 			if err != nil {
+				return err
+			}
+			// A matrix of clusters its jobs would refuse fails here, first.
+			targets, err := file.Targets()
+			if err != nil {
+				return err
+			}
+			if err := checkEndpoints(c, targets); err != nil {
 				return err
 			}
 			var all []fleet.Cluster

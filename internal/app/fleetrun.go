@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/iammap/iammap/internal/progress"
 	"github.com/iammap/iammap/mapping"
 	"github.com/urfave/cli/v2"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
 // fleetFlags select and pace the clusters of a fleet run (an access file
@@ -85,8 +87,10 @@ type fleetReport struct {
 
 type fleetSummary struct {
 	Clusters int `json:"clusters"`
-	Failed   int `json:"failed"`
-	NotRun   int `json:"notRun,omitempty"`
+	// Failed counts failed and partial clusters.
+	Failed      int `json:"failed"`
+	Interrupted int `json:"interrupted,omitempty"`
+	NotRun      int `json:"notRun,omitempty"`
 	// WithChanges counts clusters with changes pending (diff) or applied.
 	WithChanges int `json:"withChanges"`
 	Pending     int `json:"pending"`
@@ -121,7 +125,7 @@ func checkFleetFlags(c *cli.Context, fleetRun bool) error {
 				if !setOnCommandLine(c, "cluster") {
 					via = "IAMMAP_CLUSTER (in your environment)"
 				}
-				return withHint(badFlags("--%s selects clusters of the file, and %s already names one", name, via), "drop "+strings.Fields(via)[0]+" to run the file's clusters, or drop --"+name)
+				return withHint(badFlags("--%s is for a run over the file's clusters, and %s names one", name, via), "drop "+strings.Fields(via)[0]+" to run the file's clusters, or drop --"+name)
 			}
 			return withHint(badFlags("--%s needs an access file with a clusters: list", name), "list the clusters in the file, or name the one cluster with --cluster")
 		}
@@ -186,6 +190,10 @@ type fleetRunner struct {
 	u        *ui
 	sessions *eksconn.Sessions
 	byName   map[string]desired.Target
+	// claimed maps each cluster ARN reached in this run to the file's name
+	// for it: two entries that reach one cluster (by other profiles, say)
+	// would converge it to two states in turn.
+	claimed sync.Map
 }
 
 // connect reaches one cluster of the file and fills the row's account,
@@ -206,6 +214,10 @@ func (r *fleetRunner) connect(ctx context.Context, want desired.Target, row *fle
 	row.Mode = t.Mode()
 	if t.EKS != nil {
 		cl := t.EKS.Cluster
+		if other, dup := r.claimed.LoadOrStore(cl.ARN, want.Label); dup {
+			return nil, withHint(fmt.Errorf("%s is also in this file as %s: one cluster, listed twice", output.Safe(cl.ARN), other),
+				"list each cluster once; entries that reach one cluster would undo each other's changes on every run")
+		}
 		row.Account, row.Region = cl.Account, cl.Region
 		r.u.forCluster(want.Label).debug("%s: status %s, authentication mode %s, endpoint %s, as %s", cl.ARN, cl.Status, cl.AuthMode, cl.Endpoint,
 			eksconn.Identity{Profile: o.Profile, RoleARN: o.RoleARN, ExternalID: o.ExternalID})
@@ -243,14 +255,21 @@ func (r *fleetRunner) run(selected []fleet.Cluster, parallel int, op func(contex
 	}, func(res fleet.Result[fleetRow]) {
 		row := finishRow(res)
 		status := rowResult(row)
-		if row.Error != "" {
+		switch row.Status {
+		case "failed":
 			status = row.Error
+		case "interrupted", "partial":
+			status = row.Status + ": " + row.Error
 		}
-		bar.Done(row.Cluster, status, row.Error != "", res.Duration)
+		bar.Done(row.Cluster, status, row.Status == "failed" || row.Status == "partial", res.Duration)
 	})
 	rows := make([]fleetRow, len(results))
 	for i, res := range results {
 		rows[i] = finishRow(res)
+		if !res.Ran {
+			// Counted too, so the count reaches the total.
+			bar.Done(rows[i].Cluster, "not run", false, 0)
+		}
 	}
 	return rows
 }
@@ -272,9 +291,23 @@ func finishRow(res fleet.Result[fleetRow]) fleetRow {
 		if row.interrupted {
 			row.Status = "interrupted"
 		}
+		if row.Applied+row.MaybeApplied > 0 {
+			// A write that stopped after some changes landed: "failed"
+			// would hide them.
+			row.Status = "partial"
+		}
 		row.Error, row.Hint = describeFleetError(res.Err, row)
 	}
 	return row
+}
+
+// stopped says whether a row's cluster ended without finishing.
+func stopped(row fleetRow) bool {
+	switch row.Status {
+	case "failed", "partial", "interrupted", "not-run":
+		return true
+	}
+	return false
 }
 
 // forCluster is the ui of one cluster of a fleet: its notes and warnings
@@ -298,8 +331,12 @@ func runFleetConverge(c *cli.Context, u *ui, file *desired.File, targets []desir
 			return err
 		}
 		p, err := cluster.Converge(ctx, t, want, opts, u.forCluster(want.Label))
-		if p != nil && want.Label != want.Name {
-			p.Cluster = want.Label + " (EKS name " + want.Name + ")"
+		if p != nil {
+			// The file's name for the cluster, as in the table.
+			p.Cluster = want.Label
+			if want.Label != want.Name {
+				p.Cluster += ", EKS name " + want.Name
+			}
 		}
 		if p != nil {
 			row.Plan = p
@@ -363,12 +400,14 @@ func summarize(rows []fleetRow) fleetSummary {
 	s := fleetSummary{Clusters: len(rows)}
 	for _, row := range rows {
 		switch row.Status {
-		case "failed", "interrupted":
+		case "failed", "partial":
 			s.Failed++
+		case "interrupted":
+			s.Interrupted++
 		case "not-run":
 			s.NotRun++
 		}
-		if row.Pending+row.Applied+row.MaybeApplied > 0 {
+		if row.Applied+row.MaybeApplied > 0 || (row.Pending > 0 && !stopped(row)) {
 			s.WithChanges++
 		}
 		s.Pending += row.Pending
@@ -381,27 +420,32 @@ func summarize(rows []fleetRow) fleetSummary {
 // fleetError is the run's error when a cluster failed or did not run: one
 // error line naming them; the report has each cluster's error.
 func fleetError(c *cli.Context, report fleetReport) error {
-	var failed, notRun []string
+	var failed, interrupted, notRun []string
 	for _, row := range report.Clusters {
 		switch row.Status {
-		case "failed", "interrupted":
+		case "failed", "partial":
 			failed = append(failed, row.Cluster)
+		case "interrupted":
+			interrupted = append(interrupted, row.Cluster)
 		case "not-run":
 			notRun = append(notRun, row.Cluster)
 		}
 	}
-	if len(failed)+len(notRun) == 0 {
+	if len(failed)+len(interrupted)+len(notRun) == 0 {
 		return nil
 	}
 	var parts []string
 	if len(failed) > 0 {
 		parts = append(parts, fmt.Sprintf("%d of %d clusters failed: %s", len(failed), len(report.Clusters), strings.Join(failed, ", ")))
 	}
+	if len(interrupted) > 0 {
+		parts = append(parts, fmt.Sprintf("%d interrupted: %s", len(interrupted), strings.Join(interrupted, ", ")))
+	}
 	if len(notRun) > 0 {
 		parts = append(parts, fmt.Sprintf("%d not run: %s", len(notRun), strings.Join(notRun, ", ")))
 	}
 	err := errors.New(strings.Join(parts, "; "))
-	again := append(append([]string{}, failed...), notRun...)
+	again := append(append(append([]string{}, failed...), interrupted...), notRun...)
 	switch {
 	case errors.Is(c.Context.Err(), context.Canceled):
 		return withHint(fmt.Errorf("interrupted: %w: %w", err, c.Context.Err()),
@@ -452,6 +496,9 @@ func describeFleetError(err error, row fleetRow) (msg, hint string) {
 			where = "account " + row.Account
 		}
 		hint = fmt.Sprintf("EKS looked in %s, region %s: check the name and region in the file; a cluster of another account needs a roleArn (or profile) there", where, dash(row.Region))
+	case apierrors.IsUnauthorized(err) && row.Context == "" && row.Mode != "":
+		// EKS just accepted these credentials to describe the cluster.
+		hint = "EKS accepted these AWS credentials, but the cluster maps them to no user: give that identity (-v 4 names it) an access entry or an aws-auth mapping on this cluster, or reach it with an identity that has one (profile or roleArn in the file)"
 	case strings.Contains(msg, "failed to refresh cached credentials") || strings.Contains(msg, "no EC2 IMDS role found"):
 		hint = "no AWS credentials were found: sign in (aws sso login, or AWS_PROFILE / AWS_ACCESS_KEY_ID), or give the cluster a profile in the file"
 	}
@@ -471,11 +518,7 @@ func rowResult(row fleetRow) string {
 	case "not-run":
 		return "not run"
 	case "failed", "interrupted":
-		msg := row.Error
-		if r := []rune(msg); len(r) > 70 {
-			msg = string(r[:69]) + "…"
-		}
-		return row.Status + ": " + msg
+		return row.Status + ": " + cut(row.Error)
 	case "clean":
 		return "no findings"
 	case "findings":
@@ -487,13 +530,25 @@ func rowResult(row fleetRow) string {
 	case "applied":
 		return fmt.Sprintf("%d change(s) applied", row.Applied)
 	case "partial":
-		s := fmt.Sprintf("%d applied, %d not applied", row.Applied, row.Pending)
+		s := fmt.Sprintf("partial: %d applied, %d not applied", row.Applied, row.Pending)
 		if row.MaybeApplied > 0 {
 			s += fmt.Sprintf(", %d may have been", row.MaybeApplied)
+		}
+		if row.Error != "" {
+			s += ": " + cut(row.Error)
 		}
 		return s
 	}
 	return row.Status
+}
+
+// cut shortens an error to fit a table cell; the whole error follows the
+// table.
+func cut(msg string) string {
+	if r := []rune(msg); len(r) > 70 {
+		return string(r[:69]) + "…"
+	}
+	return msg
 }
 
 // writeFleetTable prints the per-cluster table, the full errors, and a
@@ -523,7 +578,7 @@ func writeFleetTable(w io.Writer, report fleetReport, audit bool) error {
 		}
 	}
 	s := report.Summary
-	ok := s.Clusters - s.Failed - s.NotRun
+	ok := s.Clusters - s.Failed - s.Interrupted - s.NotRun
 	line := fmt.Sprintf("%d cluster(s): %d done", s.Clusters, ok)
 	switch {
 	case audit:
@@ -538,6 +593,9 @@ func writeFleetTable(w io.Writer, report fleetReport, audit bool) error {
 	}
 	if s.Failed > 0 {
 		line += fmt.Sprintf(", %d failed", s.Failed)
+	}
+	if s.Interrupted > 0 {
+		line += fmt.Sprintf(", %d interrupted", s.Interrupted)
 	}
 	if s.NotRun > 0 {
 		line += fmt.Sprintf(", %d not run", s.NotRun)

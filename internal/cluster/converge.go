@@ -163,6 +163,10 @@ func converge(ctx context.Context, t *Target, want desired.Target, o ConvergeOpt
 		p.Notes = append(p.Notes, fmt.Sprintf("the file's common awsAuth (%d mapping(s)) is not applied: the cluster is in API mode, where EKS ignores aws-auth", len(want.AWSAuth.Mappings)+len(want.AWSAuth.Accounts)))
 		want.AWSAuth = awsauth.Desired{}
 	}
+	if want.SharedEntries && t.Mode() == mapping.ModeConfigMap && !o.Force && len(want.AccessEntries) > 0 {
+		p.Notes = append(p.Notes, fmt.Sprintf("the file's common accessEntries (%d) are not applied: the cluster is in CONFIG_MAP mode, which has no access entries", len(want.AccessEntries)))
+		want.AccessEntries = nil
+	}
 	doAWSAuth, doEntries, refuse := Scope(t.Mode(), want, o.Prune, o.Force)
 	if refuse {
 		return p, WithHint(fmt.Errorf("cluster %s is in API mode: EKS ignores the file's aws-auth mappings", p.Cluster), "move them to accessEntries, or pass --force")

@@ -70,6 +70,8 @@ type File struct {
 	// ClusterConfig is set when the file was an eksctl ClusterConfig: its
 	// metadata names the one cluster, which the command line may not change.
 	ClusterConfig bool `yaml:"-"`
+	// targets are the resolved targets, kept by Parse.
+	targets []Target
 }
 
 // Cluster adds cluster-specific mappings to the file's common ones, and
@@ -178,7 +180,9 @@ func (c Connection) EndpointOutsideAWS() bool {
 		return true
 	}
 	host := strings.ToLower(u.Hostname())
-	if host == "localhost" || host == "127.0.0.1" || host == "::1" {
+	// Loopback addresses only: the name "localhost" is resolved through
+	// /etc/hosts and then DNS, which may send it elsewhere.
+	if host == "127.0.0.1" || host == "::1" {
 		return false
 	}
 	return u.Scheme != "https" || !awsEndpointHost.MatchString(host)
@@ -242,6 +246,10 @@ type Target struct {
 	// mode, where EKS ignores aws-auth, skips them with a note instead of
 	// refusing: the common section is for the clusters that read it.
 	SharedAWSAuth bool
+	// SharedEntries: every access entry comes from the file's common
+	// accessEntries, so a cluster in CONFIG_MAP mode (no access entries)
+	// skips them with a note instead of failing.
+	SharedEntries bool
 }
 
 // Load reads and checks a file: an access file, or an eksctl ClusterConfig
@@ -323,6 +331,7 @@ func parse(b []byte) (*File, error) {
 		return nil, fmt.Errorf("%w: want apiVersion: %s and kind: %s, got %q and %q", ErrInvalid, APIVersion, Kind, f.APIVersion, f.Kind)
 	}
 	names := map[string]bool{}
+	reached := map[string]int{} // how a cluster is reached -> its index
 	for i, c := range f.Clusters {
 		if c.Name == "" {
 			return nil, fmt.Errorf("%w: clusters[%d]: name is required", ErrInvalid, i)
@@ -343,17 +352,44 @@ func parse(b []byte) (*File, error) {
 		if err := c.Connection.check(); err != nil {
 			return nil, fmt.Errorf("%w: clusters[%d] (%s): %v", ErrInvalid, i, c.Name, err)
 		}
+		// Two entries that reach the same cluster the same way would
+		// converge it to two states in turn, each run undoing the other.
+		key := strings.Join([]string{c.Name, c.Region, c.Profile, c.RoleARN, c.EndpointURL, c.Context}, "\x00")
+		if j, ok := reached[key]; ok {
+			return nil, fmt.Errorf("%w: clusters[%d] (%s) and clusters[%d] (%s) are the same cluster, reached the same way; list it once (an alias is for clusters that only share a name)", ErrInvalid, j, f.Clusters[j].Label(), i, c.Label())
+		}
+		reached[key] = i
 	}
-	// Resolve every target once, so every content error surfaces at load.
-	if _, err := f.Targets(); err != nil {
+	common := len(f.AccessEntries)
+	if f.AWSAuth != nil {
+		common += len(f.AWSAuth.MapRoles) + len(f.AWSAuth.MapUsers) + len(f.AWSAuth.MapAccounts)
+	}
+	if n := len(f.Clusters) * common; n > MaxClusterEntries {
+		return nil, fmt.Errorf("%w: %d clusters each get the file's %d common entries: %d in all, more than iammap's limit of %d; split the file (one per group of clusters), or move entries into the clusters that need them", ErrInvalid, len(f.Clusters), common, n, MaxClusterEntries)
+	}
+	// Resolve every target once, so every content error surfaces at load,
+	// and keep them: commands ask again.
+	targets, err := f.Targets()
+	if err != nil {
 		return nil, err
 	}
+	f.targets = targets
 	return &f, nil
 }
+
+// MaxClusterEntries bounds clusters × common entries: each cluster gets its
+// own copy of the file's common section, so a small file could otherwise
+// ask for gigabytes (2,000 clusters × 2,000 common mappings is 4 million
+// mappings from 200 KB of YAML). 250,000 is a fleet of 500 clusters with
+// 500 common entries.
+const MaxClusterEntries = 250_000
 
 // Targets returns the desired state of each cluster: one target without a
 // name when the file lists no clusters.
 func (f *File) Targets() ([]Target, error) {
+	if f.targets != nil {
+		return append([]Target(nil), f.targets...), nil
+	}
 	if len(f.Clusters) == 0 {
 		t, err := build("", f.AWSAuth, f.AccessEntries)
 		if err != nil {
@@ -373,7 +409,7 @@ func (f *File) Targets() ([]Target, error) {
 			}
 			entries = nil
 			if len(f.AccessEntries) > 0 {
-				notes = append(notes, fmt.Sprintf("the file's %d common access entries are not applied: this cluster is reached through kubeconfig context %s, without EKS", len(f.AccessEntries), c.Context))
+				notes = append(notes, fmt.Sprintf("the file's common accessEntries (%d) are not applied: this cluster is reached through kubeconfig context %s, without EKS", len(f.AccessEntries), c.Context))
 			}
 		}
 		t, err := build(fmt.Sprintf("clusters[%d] (%s): ", i, c.Name), merged, entries)
@@ -382,6 +418,7 @@ func (f *File) Targets() ([]Target, error) {
 		}
 		t.Notes = append(notes, t.Notes...)
 		t.SharedAWSAuth = f.AWSAuth != nil && (c.AWSAuth == nil || len(c.AWSAuth.MapRoles)+len(c.AWSAuth.MapUsers)+len(c.AWSAuth.MapAccounts) == 0)
+		t.SharedEntries = len(f.AccessEntries) > 0 && len(c.AccessEntries) == 0
 		t.Name, t.Label, t.Connection = c.Name, c.Label(), c.Connection
 		out = append(out, t)
 	}

@@ -3,6 +3,7 @@ package desired
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -160,7 +161,7 @@ clusters:
 	if !eks.SharedAWSAuth || own.SharedAWSAuth || len(eks.AccessEntries) != 1 {
 		t.Errorf("SharedAWSAuth eks=%v own=%v, eks entries %d; want true, false, 1", eks.SharedAWSAuth, own.SharedAWSAuth, len(eks.AccessEntries))
 	}
-	if len(kind.AccessEntries) != 0 || len(kind.AWSAuth.Mappings) != 1 || len(kind.Notes) != 1 || !strings.Contains(kind.Notes[0], "common access entries are not applied") {
+	if len(kind.AccessEntries) != 0 || len(kind.AWSAuth.Mappings) != 1 || len(kind.Notes) != 1 || !strings.Contains(kind.Notes[0], "common accessEntries (1) are not applied") {
 		t.Errorf("context cluster: %d entries, %d mappings, notes %q; want none, the common mapping, and a note", len(kind.AccessEntries), len(kind.AWSAuth.Mappings), kind.Notes)
 	}
 }
@@ -174,7 +175,7 @@ func TestEndpointOutsideAWS(t *testing.T) {
 		"https://vpce-0a1b2c3d-4e5f.eks.eu-west-1.vpce.amazonaws.com": false,
 		"https://eks.eu-west-1.api.aws":                               false,
 		"http://127.0.0.1:34567":                                      false,
-		"http://localhost:4566":                                       false,
+		"http://localhost:4566":                                       true, // a name, resolved through /etc/hosts and DNS
 		"http://eks.eu-west-1.amazonaws.com":                          true, // not https
 		"https://eks.eu-west-1.amazonaws.com.attacker.example":        true,
 		"https://attacker.example/eks.eu-west-1.amazonaws.com":        true,
@@ -184,5 +185,28 @@ func TestEndpointOutsideAWS(t *testing.T) {
 		if got := (Connection{EndpointURL: url}).EndpointOutsideAWS(); got != outside {
 			t.Errorf("EndpointOutsideAWS(%q) = %v, want %v", url, got, outside)
 		}
+	}
+}
+
+func TestParseRefusesTheSameClusterTwiceAndOversizedFleets(t *testing.T) {
+	head := "apiVersion: iammap/v1\nkind: AccessConfig\n"
+	_, err := Parse([]byte(head + "clusters:\n  - {name: prod, alias: a, region: eu-west-1}\n  - {name: prod, alias: b, region: eu-west-1}\n"))
+	if err == nil || !strings.Contains(err.Error(), "clusters[0] (a) and clusters[1] (b) are the same cluster, reached the same way") {
+		t.Errorf("two aliases of one cluster: %v", err)
+	}
+	if _, err := Parse([]byte(head + "clusters:\n  - {name: prod, alias: a, region: eu-west-1}\n  - {name: prod, alias: b, region: eu-west-1, roleArn: \"arn:aws:iam::444455556666:role/x\"}\n")); err != nil {
+		t.Errorf("same name reached as another account: %v", err)
+	}
+	var b strings.Builder
+	b.WriteString(head + "accessEntries:\n")
+	for i := range 600 {
+		fmt.Fprintf(&b, "  - principalArn: arn:aws:iam::111122223333:role/r%d\n", i)
+	}
+	b.WriteString("clusters:\n")
+	for i := range 500 {
+		fmt.Fprintf(&b, "  - {name: c%d}\n", i)
+	}
+	if _, err := Parse([]byte(b.String())); err == nil || !strings.Contains(err.Error(), "500 clusters each get the file's 600 common entries: 300000 in all") {
+		t.Errorf("500 x 600: %v", err)
 	}
 }

@@ -71,7 +71,8 @@ type Sessions struct {
 }
 
 type session struct {
-	once sync.Once
+	mu   sync.Mutex
+	done bool
 	cfg  aws.Config
 	err  error
 }
@@ -93,7 +94,18 @@ func (s *Sessions) Config(ctx context.Context, id Identity, region string) (aws.
 	if now == nil {
 		now = time.Now
 	}
-	sess.once.Do(func() { sess.cfg, sess.err = load(ctx, id, region, now()) })
+	sess.mu.Lock()
+	if !sess.done {
+		cfg, err := load(ctx, id, region, now())
+		if err != nil && ctx.Err() != nil {
+			// This cluster's run was cancelled or timed out: the next
+			// cluster of the identity tries again rather than inherit it.
+			sess.mu.Unlock()
+			return aws.Config{}, err
+		}
+		sess.cfg, sess.err, sess.done = cfg, err, true
+	}
+	sess.mu.Unlock()
 	if sess.err != nil {
 		return aws.Config{}, sess.err
 	}
