@@ -101,13 +101,13 @@ func TestGitHubFleetWorkflowIsAMatrixOverIammapClusters(t *testing.T) {
 	if inc, _ := dig(job, "strategy", "matrix", "include").(string); !strings.Contains(inc, "fromJSON(needs.clusters.outputs.clusters)") {
 		t.Errorf("matrix include = %q, want the clusters job's output", inc)
 	}
-	if g := dig(job, "concurrency", "group"); g != "eks-access-${{ matrix.cluster }}" {
-		t.Errorf("concurrency group = %v, want one per cluster", g)
+	if g := dig(job, "concurrency", "group"); g != "eks-access-${{ matrix.account }}-${{ matrix.region }}-${{ matrix.name || matrix.cluster }}" {
+		t.Errorf("concurrency group = %v, want one per EKS cluster (account, region, EKS name)", g)
 	}
 	if c, ok := dig(job, "concurrency", "cancel-in-progress").(bool); !ok || c {
 		t.Error("concurrency must not cancel an apply in progress")
 	}
-	if env, _ := dig(job, "environment").(string); !strings.Contains(env, "github.ref == 'refs/heads/main'") || !strings.Contains(env, "matrix.cluster") {
+	if env, _ := dig(job, "environment").(string); !strings.Contains(env, "github.ref == 'refs/heads/main'") || !strings.Contains(env, "matrix.name || matrix.cluster") {
 		t.Errorf("environment = %q, want one per cluster on main only", env)
 	}
 	var creds map[string]any
