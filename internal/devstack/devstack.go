@@ -59,7 +59,9 @@ type Options struct {
 	Dir string
 	// Users are extra static-token users; an admin in system:masters is always added.
 	Users []User
-	// ReadyTimeout bounds the wait for the API server; default 90s.
+	// ReadyTimeout bounds the wait for the API server; default 3 minutes.
+	// One starts in a few seconds; under `make test` several start at once
+	// on 2 cores beside -race test binaries, and one took over 90 s.
 	ReadyTimeout time.Duration
 	// EKS, when set, adds the local EKS: the EKS API emulator, and
 	// authentication and authorization webhooks that map IAM-signed tokens
@@ -166,7 +168,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	if opts.ReadyTimeout == 0 {
-		opts.ReadyTimeout = 90 * time.Second
+		opts.ReadyTimeout = 3 * time.Minute
 	}
 	dir, err := filepath.Abs(opts.Dir)
 	if err != nil {
