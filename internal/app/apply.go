@@ -101,7 +101,7 @@ func runConverge(c *cli.Context, write bool) error {
 		name := flagString(c, "cluster")
 		i := slices.IndexFunc(targets, func(t desired.Target) bool { return t.Label == name })
 		if i < 0 {
-			return withHint(badFlags("cluster %s is not in %s", name, c.String("filename")), "its clusters: "+clusterNames(targets))
+			return withHint(badFlags("cluster %s is not in %s", name, c.String("filename")), notInFileHint(name, targets))
 		}
 		targets = targets[i : i+1]
 		if err := checkFlagsAgreeWithFile(c, targets[0]); err != nil {
@@ -292,6 +292,21 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// notInFileHint says which names --cluster takes: the file's names for its
+// clusters, and which aliases stand for an EKS name given instead.
+func notInFileHint(name string, targets []desired.Target) string {
+	var aliases []string
+	for _, t := range targets {
+		if t.Name == name && t.Label != name {
+			aliases = append(aliases, t.Label)
+		}
+	}
+	if len(aliases) > 0 {
+		return fmt.Sprintf("%s is the EKS name of %s in the file: pass the alias of the one you mean", name, strings.Join(aliases, " and "))
+	}
+	return "its clusters: " + clusterNames(targets)
 }
 
 // clusterNames lists the targets' names for a hint.

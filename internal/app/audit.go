@@ -64,7 +64,7 @@ func runAudit(c *cli.Context) error {
 			want, err := file.Target(flagString(c, "cluster"))
 			if err != nil {
 				targets, _ := file.Targets()
-				return withHint(badFlags("cluster %s is not in %s", flagString(c, "cluster"), c.String("filename")), "its clusters: "+clusterNames(targets))
+				return withHint(badFlags("cluster %s is not in %s", flagString(c, "cluster"), c.String("filename")), notInFileHint(flagString(c, "cluster"), targets))
 			}
 			if err := checkFlagsAgreeWithFile(c, want); err != nil {
 				return err

@@ -55,7 +55,7 @@ func clustersCommand() *cli.Command {
 				all = append(all, fleet.Cluster{Name: cl.Label(), Region: cl.Region})
 			}
 			if len(all) == 0 {
-				return withHint(badFlags("%s lists no clusters", c.String("file")), "add a clusters: section, or name the cluster with --cluster when you run diff or apply")
+				return withHint(fmt.Errorf("%w: %s lists no clusters", desired.ErrInvalid, c.String("file")), "add a clusters: section, or name the cluster with --cluster when you run diff or apply")
 			}
 			selected, err := fleet.Select(all, c.String("clusters"))
 			if err != nil {

@@ -334,6 +334,9 @@ func TestFleetAliasesTellSameNamedClustersApart(t *testing.T) {
 	if !strings.Contains(out, `{"cluster":"c000-eu","name":"c000","region":"eu-west-1"`) {
 		t.Errorf("matrix lacks the alias and the EKS name: %s", out)
 	}
+	if _, stderr, code := runIammap("diff", "-f", file, "--cluster", "c000"); code != 1 || !strings.Contains(stderr, "iammap: hint: c000 is the EKS name of c000-us and c000-eu in the file: pass the alias of the one you mean") {
+		t.Errorf("--cluster with a shared EKS name: exit %d\n%s", code, stderr)
+	}
 	editFile(t, file, func(s string) string {
 		return strings.Replace(strings.Replace(s, "alias: c000-eu, ", "", 1), "alias: c000-us, ", "", 1)
 	})
