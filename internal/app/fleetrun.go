@@ -236,6 +236,10 @@ func (r *fleetRunner) run(selected []fleet.Cluster, parallel int, op func(contex
 		bar = progress.New(r.c.App.ErrWriter, len(selected), "clusters")
 	}
 	defer bar.Finish()
+	// Clusters' notes and warnings go above a live bar.
+	u := *r.u
+	u.stderr = bar.Messages(u.stderr)
+	r.u = &u
 	perCluster := r.c.Duration("cluster-timeout")
 	limits := fleet.Limits{Parallel: parallel, MaxFailures: r.c.Int("max-failures")}
 	results := fleet.RunWithin(r.c.Context, selected, limits, func(ctx context.Context, fc fleet.Cluster) (fleetRow, error) {
@@ -330,7 +334,7 @@ func runFleetConverge(c *cli.Context, u *ui, file *desired.File, targets []desir
 		if err != nil {
 			return err
 		}
-		p, err := cluster.Converge(ctx, t, want, opts, u.forCluster(want.Label))
+		p, err := cluster.Converge(ctx, t, want, opts, r.u.forCluster(want.Label))
 		if p != nil {
 			// The file's name for the cluster, as in the table.
 			p.Cluster = want.Label
@@ -627,7 +631,7 @@ func runFleetAudit(c *cli.Context, u *ui, file *desired.File, format, failOn str
 		if err != nil {
 			return err
 		}
-		findings, err := auditTarget(ctx, u.forCluster(want.Label), t)
+		findings, err := auditTarget(ctx, r.u.forCluster(want.Label), t)
 		if err != nil {
 			return err
 		}

@@ -188,6 +188,28 @@ func (r *Reporter) Done(name, status string, failed bool, took time.Duration) {
 	r.bar.Increment()
 }
 
+// Messages returns where other messages should go while the report runs:
+// above a live bar (written whole, so lines from clusters running side by
+// side neither tear the bar nor each other), else w itself.
+func (r *Reporter) Messages(w io.Writer) io.Writer {
+	if r == nil || r.bar == nil {
+		return w
+	}
+	return aboveBar{r}
+}
+
+type aboveBar struct{ r *Reporter }
+
+func (a aboveBar) Write(b []byte) (int, error) {
+	a.r.mu.Lock()
+	finished := a.r.finished
+	a.r.mu.Unlock()
+	if finished {
+		return a.r.w.Write(b)
+	}
+	return a.r.p.Write(b)
+}
+
 // Finish ends the report: the bar, if any, is drawn one last time and
 // stops. Calling it again does nothing, and after it Start and Done do
 // nothing.

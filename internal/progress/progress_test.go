@@ -3,6 +3,7 @@ package progress
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"strconv"
@@ -269,5 +270,28 @@ func TestLinesSaysWhetherOutcomesWerePrinted(t *testing.T) {
 	defer bar.Finish()
 	if bar.Lines() {
 		t.Error("a bar prints no line per item")
+	}
+}
+
+// Messages go above a live bar, and straight to w otherwise.
+func TestMessagesGoAboveTheBar(t *testing.T) {
+	var plainOut bytes.Buffer
+	if w := Plain(&plainOut, 1, "x").Messages(&plainOut); w != &plainOut {
+		t.Error("a plain reporter should leave messages to w")
+	}
+	var out bytes.Buffer
+	bar := newBar(&out, 2, "clusters", true)
+	w := bar.Messages(&out)
+	if _, err := io.WriteString(w, "iammap: warning: cluster a: something\n"); err != nil {
+		t.Fatal(err)
+	}
+	bar.Done("a", "in sync", false, 0)
+	bar.Done("b", "in sync", false, 0)
+	bar.Finish()
+	if !strings.Contains(out.String(), "iammap: warning: cluster a: something\n") {
+		t.Errorf("the message is lost:\n%q", out.String())
+	}
+	if _, err := io.WriteString(w, "after\n"); err != nil || !strings.HasSuffix(out.String(), "after\n") {
+		t.Errorf("after Finish, messages go to w: %v %q", err, out.String())
 	}
 }
