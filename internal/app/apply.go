@@ -70,18 +70,11 @@ func runConverge(c *cli.Context, write bool) error {
 	if format != "text" && format != "json" {
 		return badFlags("unknown output format %q: use text or json", format)
 	}
-	file, err := desired.Load(c.String("filename"))
-	if err != nil {
-		return err
-	}
-	targets, err := file.Targets()
+	file, targets, err := loadAccessFile(c, c.String("filename"))
 	if err != nil {
 		return err
 	}
 	if err := checkFleetFlags(c, isFleet(c, file)); err != nil {
-		return err
-	}
-	if err := checkEndpoints(c, targets); err != nil {
 		return err
 	}
 	if isFleet(c, file) {

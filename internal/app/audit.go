@@ -7,7 +7,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/iammap/iammap/internal/audit"
 	"github.com/iammap/iammap/internal/cluster"
-	"github.com/iammap/iammap/internal/desired"
 	"github.com/urfave/cli/v2"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -43,18 +42,11 @@ func runAudit(c *cli.Context) error {
 		return badFlags("unknown --fail-on %q: use warning, error or none", failOn)
 	}
 	if c.String("filename") != "" {
-		file, err := desired.Load(c.String("filename"))
+		file, targets, err := loadAccessFile(c, c.String("filename"))
 		if err != nil {
 			return err
 		}
 		if err := checkFleetFlags(c, isFleet(c, file)); err != nil {
-			return err
-		}
-		targets, err := file.Targets()
-		if err != nil {
-			return err
-		}
-		if err := checkEndpoints(c, targets); err != nil {
 			return err
 		}
 		if isFleet(c, file) {
@@ -63,7 +55,6 @@ func runAudit(c *cli.Context) error {
 		if flagString(c, "cluster") != "" && len(file.Clusters) > 0 {
 			want, err := file.Target(flagString(c, "cluster"))
 			if err != nil {
-				targets, _ := file.Targets()
 				return withHint(badFlags("cluster %s is not in %s", flagString(c, "cluster"), c.String("filename")), notInFileHint(flagString(c, "cluster"), targets))
 			}
 			if err := checkFlagsAgreeWithFile(c, want); err != nil {

@@ -150,6 +150,23 @@ func checkFleetFlags(c *cli.Context, fleetRun bool) error {
 	return nil
 }
 
+// loadAccessFile loads an access file and its targets, refusing one whose
+// clusters' endpoints are not trusted (checkEndpoints).
+func loadAccessFile(c *cli.Context, path string) (*desired.File, []desired.Target, error) {
+	file, err := desired.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	targets, err := file.Targets()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkEndpoints(c, targets); err != nil {
+		return nil, nil, err
+	}
+	return file, targets, nil
+}
+
 // checkEndpoints refuses, unless --allow-endpoint-url, a file that sends a
 // cluster's EKS requests outside AWS and this machine: access files are
 // reviewed in pull requests and run by CI with CI's credentials, and such
