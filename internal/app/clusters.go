@@ -8,6 +8,7 @@ import (
 	"github.com/iammap/iammap/internal/desired"
 	"github.com/iammap/iammap/internal/eksconn"
 	"github.com/iammap/iammap/internal/fleet"
+	"github.com/iammap/iammap/internal/fleetreport"
 	"github.com/iammap/iammap/internal/output"
 	"github.com/iammap/iammap/mapping"
 	"github.com/urfave/cli/v2"
@@ -93,7 +94,7 @@ func clustersCommand() *cli.Command {
 				if conn.Context != "" {
 					via = "kubeconfig context " + conn.Context
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\n", output.Safe(sel.Name), dash(sel.Region), output.Safe(via))
+				fmt.Fprintf(w, "%s\t%s\t%s\n", output.Safe(sel.Name), fleetreport.OrDash(sel.Region), output.Safe(via))
 			}
 			return w.Flush()
 		},

@@ -17,6 +17,7 @@ import (
 	"github.com/iammap/iammap/internal/devstack/eksemu"
 	"github.com/iammap/iammap/internal/devstack/stsemu"
 	"github.com/iammap/iammap/internal/fleet"
+	"github.com/iammap/iammap/internal/fleetreport"
 )
 
 // emulatedFleet serves n clusters in API mode (named c000, c001, ...) plus
@@ -98,7 +99,7 @@ func TestFleetOverEmulatedClusters(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("diff with a failed cluster: exit %d, want 1\n%s", code, stderr)
 	}
-	var report fleetReport
+	var report fleetreport.Report
 	if err := json.Unmarshal([]byte(out), &report); err != nil {
 		t.Fatalf("diff -o json: %v\n%s", err, out)
 	}
@@ -152,7 +153,7 @@ func TestFleetInterruptLeavesTheRestNotRun(t *testing.T) {
 	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("interrupted run: err %v, want one wrapping the context's error", err)
 	}
-	var report fleetReport
+	var report fleetreport.Report
 	if err := json.Unmarshal(out.Bytes(), &report); err != nil {
 		t.Fatalf("report: %v\n%s", err, out.String())
 	}
@@ -170,7 +171,7 @@ func TestFleetInterruptLeavesTheRestNotRun(t *testing.T) {
 func TestFleetDiffThroughThrottling(t *testing.T) {
 	file, emu := emulatedFleet(t, 30, eksemu.Options{ThrottleRate: 0.2})
 	out, stderr, code := runIammap("diff", "-f", file, "-o", "json")
-	var report fleetReport
+	var report fleetreport.Report
 	if err := json.Unmarshal([]byte(out), &report); err != nil || code != 2 || report.Summary.Failed != 0 || report.Summary.WithChanges != 30 {
 		t.Fatalf("exit %d, summary %+v, err %v\n%s", code, report.Summary, err, stderr)
 	}
@@ -191,7 +192,7 @@ func BenchmarkFleetDiff100(b *testing.B) {
 		b.Run(fmt.Sprintf("parallel-%d", parallel), func(b *testing.B) {
 			for b.Loop() {
 				out, stderr, code := runIammap("diff", "-f", file, "--parallel", fmt.Sprint(parallel), "-o", "json")
-				var report fleetReport
+				var report fleetreport.Report
 				if err := json.Unmarshal([]byte(out), &report); err != nil || code != 2 || report.Summary.Failed != 0 || report.Summary.WithChanges != 100 {
 					b.Fatalf("exit %d, summary %+v, err %v\n%s", code, report.Summary, err, stderr)
 				}

@@ -21,6 +21,7 @@ import (
 	"github.com/iammap/iammap/internal/devstack/eksemu"
 	"github.com/iammap/iammap/internal/devstack/stacktest"
 	"github.com/iammap/iammap/internal/devstack/stsemu"
+	"github.com/iammap/iammap/internal/fleetreport"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 )
@@ -176,7 +177,7 @@ clusters:
 		t.Fatalf("apply with charlie unreachable: exit %d, want 1\n%s\n%s", code, out, stderr)
 	}
 	report := decodeFleetReport(t, out)
-	rows := map[string]fleetRow{}
+	rows := map[string]fleetreport.Row{}
 	for _, r := range report.Clusters {
 		rows[r.Cluster] = r
 	}
@@ -244,9 +245,9 @@ clusters:
 	}
 }
 
-func decodeFleetReport(t *testing.T, out string) fleetReport {
+func decodeFleetReport(t *testing.T, out string) fleetreport.Report {
 	t.Helper()
-	var r fleetReport
+	var r fleetreport.Report
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("fleet report: %v\n%s", err, out)
 	}

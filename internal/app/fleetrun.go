@@ -8,7 +8,6 @@ import (
 	"io"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/aws/smithy-go"
@@ -17,6 +16,7 @@ import (
 	"github.com/iammap/iammap/internal/desired"
 	"github.com/iammap/iammap/internal/eksconn"
 	"github.com/iammap/iammap/internal/fleet"
+	"github.com/iammap/iammap/internal/fleetreport"
 	"github.com/iammap/iammap/internal/output"
 	"github.com/iammap/iammap/internal/progress"
 	"github.com/iammap/iammap/mapping"
@@ -41,62 +41,6 @@ func fleetFlags() []cli.Flag {
 // than the command's --timeout (25 minutes), so a region that hangs costs
 // each of its clusters minutes, not the run.
 const defaultClusterTimeout = 10 * time.Minute
-
-// fleetRow is one cluster's line of a fleet report, and its JSON.
-type fleetRow struct {
-	Cluster string       `json:"cluster"`
-	Account string       `json:"account,omitempty"`
-	Region  string       `json:"region,omitempty"`
-	Mode    mapping.Mode `json:"authenticationMode,omitempty"`
-	// Context is the kubeconfig context of a cluster reached without EKS.
-	Context string `json:"kubeconfigContext,omitempty"`
-	// Status is in-sync, pending, applied, partial (a write that stopped),
-	// failed, interrupted (running when the run was interrupted) or not-run
-	// (never started); for audit: clean, findings, failed, interrupted,
-	// not-run.
-	Status  string `json:"status"`
-	Pending int    `json:"pending"`
-	Applied int    `json:"applied"`
-	// MaybeApplied counts writes whose reply was lost.
-	MaybeApplied int     `json:"maybeApplied,omitempty"`
-	Error        string  `json:"error,omitempty"`
-	Hint         string  `json:"hint,omitempty"`
-	Seconds      float64 `json:"durationSeconds"`
-	// Plan is the cluster's plan (diff, apply), as `-o json` prints it for
-	// one cluster.
-	Plan *cluster.Plan `json:"plan,omitempty"`
-	// Findings are audit's.
-	Findings []audit.Finding `json:"findings,omitempty"`
-	// failing: audit counts the findings at least as severe as --fail-on.
-	failing int
-	// interrupted: the cluster was running when the run was interrupted
-	// (or ran out of --timeout).
-	interrupted bool
-	// role is the roleArn the cluster is reached with, for error messages.
-	role string
-}
-
-// fleetReport is a fleet run's whole report (-o json).
-type fleetReport struct {
-	Command string `json:"command"`
-	// DryRun: apply --dry-run, which plans (and checks) without writing.
-	DryRun   bool         `json:"dryRun,omitempty"`
-	Clusters []fleetRow   `json:"clusters"`
-	Summary  fleetSummary `json:"summary"`
-}
-
-type fleetSummary struct {
-	Clusters int `json:"clusters"`
-	// Failed counts failed and partial clusters.
-	Failed      int `json:"failed"`
-	Interrupted int `json:"interrupted,omitempty"`
-	NotRun      int `json:"notRun,omitempty"`
-	// WithChanges counts clusters with changes pending (diff) or applied.
-	WithChanges int `json:"withChanges"`
-	Pending     int `json:"pending"`
-	Applied     int `json:"applied"`
-	Findings    int `json:"findings,omitempty"`
-}
 
 // isFleet says whether a run over file covers its clusters: it lists some
 // and --cluster (or IAMMAP_CLUSTER) picks none of them.
@@ -215,9 +159,9 @@ type fleetRunner struct {
 
 // connect reaches one cluster of the file and fills the row's account,
 // region and mode from what EKS says (or the file, before it answers).
-func (r *fleetRunner) connect(ctx context.Context, want desired.Target, row *fleetRow) (*cluster.Target, error) {
+func (r *fleetRunner) connect(ctx context.Context, want desired.Target, row *fleetreport.Row) (*cluster.Target, error) {
 	o := targetOptions(r.c, want, r.sessions)
-	row.Region, row.role = o.Region, o.RoleARN
+	row.Region, row.Role = o.Region, o.RoleARN
 	if p, _, err := mapping.ParsePrincipal(o.RoleARN); err == nil {
 		row.Account = p.Account
 	}
@@ -247,7 +191,7 @@ func (r *fleetRunner) connect(ctx context.Context, want desired.Target, row *fle
 // run calls op on every selected cluster and returns the rows in the file's
 // order. Each cluster is independent: an error or a panic is its row's, and
 // an interrupt leaves the clusters not yet started as not-run.
-func (r *fleetRunner) run(selected []fleet.Cluster, parallel int, op func(context.Context, desired.Target, *fleetRow) error) []fleetRow {
+func (r *fleetRunner) run(selected []fleet.Cluster, parallel int, op func(context.Context, desired.Target, *fleetreport.Row) error) []fleetreport.Row {
 	bar := progress.Discard()
 	if r.u.level >= levelInfo {
 		bar = progress.New(r.c.App.ErrWriter, len(selected), "clusters")
@@ -259,9 +203,9 @@ func (r *fleetRunner) run(selected []fleet.Cluster, parallel int, op func(contex
 	r.u = &u
 	perCluster := r.c.Duration("cluster-timeout")
 	limits := fleet.Limits{Parallel: parallel, MaxFailures: r.c.Int("max-failures")}
-	results := fleet.RunWithin(r.c.Context, selected, limits, func(ctx context.Context, fc fleet.Cluster) (fleetRow, error) {
+	results := fleet.RunWithin(r.c.Context, selected, limits, func(ctx context.Context, fc fleet.Cluster) (fleetreport.Row, error) {
 		bar.Start(fc.Name)
-		row := fleetRow{Cluster: fc.Name, Region: fc.Region}
+		row := fleetreport.Row{Cluster: fc.Name, Region: fc.Region}
 		clusterCtx, cancel := context.WithTimeout(ctx, perCluster)
 		defer cancel()
 		err := op(clusterCtx, r.byName[fc.Name], &row)
@@ -270,21 +214,21 @@ func (r *fleetRunner) run(selected []fleet.Cluster, parallel int, op func(contex
 				"is the cluster's endpoint reachable from here? run it again alone with --clusters "+fc.Name+", or pass a longer --cluster-timeout")
 		}
 		if err != nil && ctx.Err() != nil {
-			row.interrupted = true
+			row.WasInterrupted = true
 		}
 		return row, err
-	}, func(res fleet.Result[fleetRow]) {
+	}, func(res fleet.Result[fleetreport.Row]) {
 		row := finishRow(res)
-		status := rowResult(row)
+		status := row.Result()
 		switch row.Status {
-		case "failed":
+		case fleetreport.Failed:
 			status = row.Error
-		case "interrupted", "partial":
+		case fleetreport.Interrupted, fleetreport.Partial:
 			status = row.Status + ": " + row.Error
 		}
-		bar.Done(row.Cluster, status, row.Status == "failed" || row.Status == "partial", res.Duration)
+		bar.Done(row.Cluster, status, row.Status == fleetreport.Failed || row.Status == fleetreport.Partial, res.Duration)
 	})
-	rows := make([]fleetRow, len(results))
+	rows := make([]fleetreport.Row, len(results))
 	for i, res := range results {
 		rows[i] = finishRow(res)
 		if !res.Ran {
@@ -295,40 +239,9 @@ func (r *fleetRunner) run(selected []fleet.Cluster, parallel int, op func(contex
 	return rows
 }
 
-// finishRow records the result's error and duration in its row.
-func finishRow(res fleet.Result[fleetRow]) fleetRow {
-	row := res.Value
-	row.Cluster = res.Cluster.Name
-	if row.Region == "" {
-		row.Region = res.Cluster.Region
-	}
-	row.Seconds = res.Duration.Round(time.Millisecond).Seconds()
-	switch {
-	case !res.Ran:
-		row.Status = "not-run"
-		row.Error = res.Err.Error()
-	case res.Err != nil:
-		row.Status = "failed"
-		if row.interrupted {
-			row.Status = "interrupted"
-		}
-		if row.Applied+row.MaybeApplied > 0 {
-			// A write that stopped after some changes landed: "failed"
-			// would hide them.
-			row.Status = "partial"
-		}
-		row.Error, row.Hint = describeFleetError(res.Err, row)
-	}
-	return row
-}
-
-// stopped says whether a row's cluster ended without finishing.
-func stopped(row fleetRow) bool {
-	switch row.Status {
-	case "failed", "partial", "interrupted", "not-run":
-		return true
-	}
-	return false
+// finishRow is the row of a finished (or never started) cluster.
+func finishRow(res fleet.Result[fleetreport.Row]) fleetreport.Row {
+	return fleetreport.Finish(res, describeFleetError)
 }
 
 // forCluster is the ui of one cluster of a fleet: its notes and warnings
@@ -346,7 +259,7 @@ func runFleetConverge(c *cli.Context, u *ui, file *desired.File, targets []desir
 	r := &fleetRunner{c: c, u: u, sessions: &eksconn.Sessions{}, byName: byName}
 	dryRun := !write && c.Command.Name == "apply"
 	opts := cluster.ConvergeOptions{Write: write, DryRun: dryRun, Prune: c.Bool("prune"), Force: c.Bool("force")}
-	rows := r.run(selected, c.Int("parallel"), func(ctx context.Context, want desired.Target, row *fleetRow) error {
+	rows := r.run(selected, c.Int("parallel"), func(ctx context.Context, want desired.Target, row *fleetreport.Row) error {
 		t, err := r.connect(ctx, want, row)
 		if err != nil {
 			return err
@@ -361,15 +274,15 @@ func runFleetConverge(c *cli.Context, u *ui, file *desired.File, targets []desir
 		}
 		if p != nil {
 			row.Plan = p
-			tally(row, *p, write)
+			row.Tally(*p, write)
 		}
 		if err == nil {
 			err = wouldBeRefused(p)
 		}
 		return err
 	})
-	report := fleetReport{Command: c.Command.Name, DryRun: dryRun, Clusters: rows}
-	report.Summary = summarize(rows)
+	report := fleetreport.Report{Command: c.Command.Name, DryRun: dryRun, Clusters: rows}
+	report.Summary = fleetreport.Summarize(rows)
 	if format == "json" {
 		if err := writeJSON(c.App.Writer, report); err != nil {
 			return err
@@ -382,7 +295,7 @@ func runFleetConverge(c *cli.Context, u *ui, file *desired.File, targets []desir
 				}
 			}
 		}
-		if err := writeFleetTable(c.App.Writer, report, false); err != nil {
+		if err := report.WriteTable(c.App.Writer, false); err != nil {
 			return err
 		}
 	}
@@ -395,63 +308,10 @@ func runFleetConverge(c *cli.Context, u *ui, file *desired.File, targets []desir
 	return nil
 }
 
-// tally fills a row's counts and status from its cluster's plan.
-func tally(row *fleetRow, p cluster.Plan, write bool) {
-	switch {
-	case !write:
-		row.Pending = p.Changes()
-		row.Status = "in-sync"
-		if row.Pending > 0 {
-			row.Status = "pending"
-		}
-	case p.Applied:
-		row.Applied = p.Changes()
-		row.Status = "in-sync"
-		if row.Applied > 0 {
-			row.Status = "applied"
-		}
-	default:
-		applied, maybe, not := p.Tally()
-		row.Applied, row.MaybeApplied, row.Pending = applied, maybe, not
-		row.Status = "partial"
-	}
-}
-
-func summarize(rows []fleetRow) fleetSummary {
-	s := fleetSummary{Clusters: len(rows)}
-	for _, row := range rows {
-		switch row.Status {
-		case "failed", "partial":
-			s.Failed++
-		case "interrupted":
-			s.Interrupted++
-		case "not-run":
-			s.NotRun++
-		}
-		if row.Applied+row.MaybeApplied > 0 || (row.Pending > 0 && !stopped(row)) {
-			s.WithChanges++
-		}
-		s.Pending += row.Pending
-		s.Applied += row.Applied
-		s.Findings += len(row.Findings)
-	}
-	return s
-}
-
 // fleetError is the run's error when a cluster failed or did not run: one
 // error line naming them; the report has each cluster's error.
-func fleetError(c *cli.Context, report fleetReport) error {
-	var failed, interrupted, notRun []string
-	for _, row := range report.Clusters {
-		switch row.Status {
-		case "failed", "partial":
-			failed = append(failed, row.Cluster)
-		case "interrupted":
-			interrupted = append(interrupted, row.Cluster)
-		case "not-run":
-			notRun = append(notRun, row.Cluster)
-		}
-	}
+func fleetError(c *cli.Context, report fleetreport.Report) error {
+	failed, interrupted, notRun := report.Unfinished()
 	if len(failed)+len(interrupted)+len(notRun) == 0 {
 		return nil
 	}
@@ -491,7 +351,7 @@ func fleetError(c *cli.Context, report fleetReport) error {
 // describeFleetError is describe for one cluster of a fleet, where the
 // usual causes are the cluster's own: a role that may not be assumed, a
 // cluster in another account, no credentials at all.
-func describeFleetError(err error, row fleetRow) (msg, hint string) {
+func describeFleetError(err error, row fleetreport.Row) (msg, hint string) {
 	msg, hint = describe(err)
 	// The SDK reports a refused AssumeRole inside the EKS call that needed
 	// the credentials: find the STS operation in the chain.
@@ -505,18 +365,18 @@ func describeFleetError(err error, row fleetRow) (msg, hint string) {
 	var api smithy.APIError
 	switch {
 	case op != nil && errors.As(op.Err, &api):
-		msg = fmt.Sprintf("assume role %s: STS refused: %s: %s", row.role, api.ErrorCode(), api.ErrorMessage())
+		msg = fmt.Sprintf("assume role %s: STS refused: %s: %s", row.Role, api.ErrorCode(), api.ErrorMessage())
 		hint = "the role's trust policy must trust your identity (and require the file's externalId as sts:ExternalId, if it names one); " +
 			"`aws sts assume-role --role-arn ROLE --role-session-name test [--external-id ID]` gets the same answer"
 	case op != nil:
-		msg = fmt.Sprintf("assume role %s: %v", row.role, op.Err)
+		msg = fmt.Sprintf("assume role %s: %v", row.Role, op.Err)
 		hint = "STS could not be reached or answered badly; run the same command again"
 	case errors.Is(err, eksconn.ErrClusterNotFound):
 		where := "the account of your credentials"
 		if row.Account != "" {
 			where = "account " + row.Account
 		}
-		hint = fmt.Sprintf("EKS looked in %s, region %s: check the name and region in the file; a cluster of another account needs a roleArn (or profile) there", where, dash(row.Region))
+		hint = fmt.Sprintf("EKS looked in %s, region %s: check the name and region in the file; a cluster of another account needs a roleArn (or profile) there", where, fleetreport.OrDash(row.Region))
 	case apierrors.IsUnauthorized(err) && row.Context == "" && row.Mode != "":
 		// EKS just accepted these credentials to describe the cluster.
 		hint = "EKS accepted these AWS credentials, but the cluster maps them to no user: give that identity (-v 4 names it) an access entry or an aws-auth mapping on this cluster, or reach it with an identity that has one (profile or roleArn in the file)"
@@ -532,106 +392,6 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// rowResult is a row's result cell: what changed (or was found), or the
-// error, cut to fit a table. The full error is listed below the table.
-func rowResult(row fleetRow) string {
-	switch row.Status {
-	case "not-run":
-		return "not run"
-	case "failed", "interrupted":
-		return row.Status + ": " + cut(row.Error)
-	case "clean":
-		return "no findings"
-	case "findings":
-		return fmt.Sprintf("%d finding(s), %d at --fail-on", len(row.Findings), row.failing)
-	case "in-sync":
-		return "in sync"
-	case "pending":
-		return fmt.Sprintf("%d change(s) pending", row.Pending)
-	case "applied":
-		return fmt.Sprintf("%d change(s) applied", row.Applied)
-	case "partial":
-		s := fmt.Sprintf("partial: %d applied, %d not applied", row.Applied, row.Pending)
-		if row.MaybeApplied > 0 {
-			s += fmt.Sprintf(", %d may have been", row.MaybeApplied)
-		}
-		if row.Error != "" {
-			s += ": " + cut(row.Error)
-		}
-		return s
-	}
-	return row.Status
-}
-
-// cut shortens an error to fit a table cell; the whole error follows the
-// table.
-func cut(msg string) string {
-	if r := []rune(msg); len(r) > 70 {
-		return string(r[:69]) + "…"
-	}
-	return msg
-}
-
-// writeFleetTable prints the per-cluster table, the full errors, and a
-// summary line.
-func writeFleetTable(w io.Writer, report fleetReport, audit bool) error {
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLUSTER\tACCOUNT\tREGION\tMODE\tRESULT\tTIME")
-	for _, row := range report.Clusters {
-		mode := string(row.Mode)
-		if row.Context != "" {
-			mode = "kubeconfig"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", output.Safe(row.Cluster), dash(row.Account), dash(row.Region), dash(mode),
-			output.Safe(rowResult(row)), (time.Duration(row.Seconds * float64(time.Second))).Round(10*time.Millisecond))
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	for _, row := range report.Clusters {
-		if row.Error == "" || row.Status == "not-run" {
-			continue
-		}
-		fmt.Fprintf(w, "%s: error: %s\n", output.Safe(row.Cluster), output.Safe(row.Error))
-		if row.Hint != "" {
-			fmt.Fprintf(w, "%s: hint: %s\n", output.Safe(row.Cluster), output.Safe(row.Hint))
-		}
-	}
-	s := report.Summary
-	ok := s.Clusters - s.Failed - s.Interrupted - s.NotRun
-	line := fmt.Sprintf("%d cluster(s): %d done", s.Clusters, ok)
-	switch {
-	case audit:
-		line += fmt.Sprintf(", %d finding(s)", s.Findings)
-	case report.Command == "diff" || report.DryRun:
-		line += fmt.Sprintf(", %d with changes pending (%d change(s))", s.WithChanges, s.Pending)
-	default:
-		line += fmt.Sprintf(", %d change(s) applied", s.Applied)
-		if s.Pending > 0 {
-			line += fmt.Sprintf(", %d not applied", s.Pending)
-		}
-	}
-	if s.Failed > 0 {
-		line += fmt.Sprintf(", %d failed", s.Failed)
-	}
-	if s.Interrupted > 0 {
-		line += fmt.Sprintf(", %d interrupted", s.Interrupted)
-	}
-	if s.NotRun > 0 {
-		line += fmt.Sprintf(", %d not run", s.NotRun)
-	}
-	_, err := fmt.Fprintln(w, line)
-	return err
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return output.Safe(s)
-}
-
 // runFleetAudit is audit over the clusters of an access file.
 func runFleetAudit(c *cli.Context, u *ui, file *desired.File, format, failOn string) error {
 	targets, err := file.Targets()
@@ -643,7 +403,7 @@ func runFleetAudit(c *cli.Context, u *ui, file *desired.File, format, failOn str
 		return err
 	}
 	r := &fleetRunner{c: c, u: u, sessions: &eksconn.Sessions{}, byName: byName}
-	rows := r.run(selected, c.Int("parallel"), func(ctx context.Context, want desired.Target, row *fleetRow) error {
+	rows := r.run(selected, c.Int("parallel"), func(ctx context.Context, want desired.Target, row *fleetreport.Row) error {
 		t, err := r.connect(ctx, want, row)
 		if err != nil {
 			return err
@@ -652,18 +412,18 @@ func runFleetAudit(c *cli.Context, u *ui, file *desired.File, format, failOn str
 		if err != nil {
 			return err
 		}
-		row.Findings, row.Status = findings, "clean"
+		row.Findings, row.Status = findings, fleetreport.Clean
 		if len(findings) > 0 {
-			row.Status = "findings"
+			row.Status = fleetreport.Findings
 		}
 		for _, f := range findings {
 			if failOn != "none" && audit.Rank(f.Severity) >= audit.Rank(failOn) {
-				row.failing++
+				row.Failing++
 			}
 		}
 		return nil
 	})
-	report := fleetReport{Command: "audit", Clusters: rows, Summary: summarize(rows)}
+	report := fleetreport.Report{Command: "audit", Clusters: rows, Summary: fleetreport.Summarize(rows)}
 	if format == "json" {
 		if err := writeJSON(c.App.Writer, report); err != nil {
 			return err
@@ -679,7 +439,7 @@ func runFleetAudit(c *cli.Context, u *ui, file *desired.File, format, failOn str
 			}
 			fmt.Fprintln(c.App.Writer)
 		}
-		if err := writeFleetTable(c.App.Writer, report, true); err != nil {
+		if err := report.WriteTable(c.App.Writer, true); err != nil {
 			return err
 		}
 	}
@@ -687,7 +447,7 @@ func runFleetAudit(c *cli.Context, u *ui, file *desired.File, format, failOn str
 		return err
 	}
 	for _, row := range rows {
-		if row.failing > 0 {
+		if row.Failing > 0 {
 			return exitStatus(2)
 		}
 	}
