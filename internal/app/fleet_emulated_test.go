@@ -365,3 +365,24 @@ func TestFleetMaxFailuresStopsTheRollout(t *testing.T) {
 		t.Errorf("stderr:\n%s", stderr)
 	}
 }
+
+// TestVerbose5LogsEachAWSCall: -v 5 names each AWS call and how it ended,
+// as eksctl's -v 5 does, and never a credential.
+func TestVerbose5LogsEachAWSCall(t *testing.T) {
+	file, _ := emulatedFleet(t, 1, eksemu.Options{})
+	_, stderr, code := runIammap("diff", "-f", file, "-v", "5")
+	if code != 2 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	for _, want := range []string{"iammap: aws: EKS DescribeCluster: ok (", "iammap: aws: EKS ListAccessEntries: ok (", "iammap: aws: STS GetCallerIdentity: ok ("} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr, "fleet-secret") {
+		t.Error("the secret key was printed")
+	}
+	if _, stderr, _ := runIammap("diff", "-f", file, "-v", "4"); strings.Contains(stderr, "aws: EKS") {
+		t.Errorf("-v 4 logs AWS calls:\n%s", stderr)
+	}
+}

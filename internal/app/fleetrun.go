@@ -197,10 +197,14 @@ func (r *fleetRunner) run(selected []fleet.Cluster, parallel int, op func(contex
 		bar = progress.New(r.c.App.ErrWriter, len(selected), "clusters")
 	}
 	defer bar.Finish()
-	// Clusters' notes and warnings go above a live bar.
+	// Clusters' notes and warnings (and -v 5's AWS calls) go above a live
+	// bar.
 	u := *r.u
 	u.stderr = bar.Messages(u.stderr)
 	r.u = &u
+	if r.sessions.Log != nil {
+		r.sessions.Log = callLogger(r.u)
+	}
 	perCluster := r.c.Duration("cluster-timeout")
 	limits := fleet.Limits{Parallel: parallel, MaxFailures: r.c.Int("max-failures")}
 	results := fleet.RunWithin(r.c.Context, selected, limits, func(ctx context.Context, fc fleet.Cluster) (fleetreport.Row, error) {
@@ -256,7 +260,7 @@ func runFleetConverge(c *cli.Context, u *ui, file *desired.File, targets []desir
 	if err != nil {
 		return err
 	}
-	r := &fleetRunner{c: c, u: u, sessions: &eksconn.Sessions{}, byName: byName}
+	r := &fleetRunner{c: c, u: u, sessions: newSessions(c), byName: byName}
 	dryRun := !write && c.Command.Name == "apply"
 	opts := cluster.ConvergeOptions{Write: write, DryRun: dryRun, Prune: c.Bool("prune"), Force: c.Bool("force")}
 	rows := r.run(selected, c.Int("parallel"), func(ctx context.Context, want desired.Target, row *fleetreport.Row) error {
@@ -402,7 +406,7 @@ func runFleetAudit(c *cli.Context, u *ui, file *desired.File, format, failOn str
 	if err != nil {
 		return err
 	}
-	r := &fleetRunner{c: c, u: u, sessions: &eksconn.Sessions{}, byName: byName}
+	r := &fleetRunner{c: c, u: u, sessions: newSessions(c), byName: byName}
 	rows := r.run(selected, c.Int("parallel"), func(ctx context.Context, want desired.Target, row *fleetreport.Row) error {
 		t, err := r.connect(ctx, want, row)
 		if err != nil {

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"time"
+
 	"github.com/iammap/iammap/internal/cluster"
 	"github.com/iammap/iammap/internal/desired"
 	"github.com/iammap/iammap/internal/eksconn"
@@ -40,7 +42,28 @@ func connectOptions(c *cli.Context, name, region string) cluster.Options {
 		region = flagString(c, "region")
 	}
 	return cluster.Options{Cluster: name, Region: region, Profile: flagString(c, "profile"), EndpointURL: flagString(c, "endpoint-url"),
-		Kubeconfig: flagString(c, "kubeconfig"), Context: flagString(c, "context")}
+		Kubeconfig: flagString(c, "kubeconfig"), Context: flagString(c, "context"), Sessions: newSessions(c)}
+}
+
+// newSessions are the AWS sessions of one command; at -v 5 they log each
+// AWS call on stderr, as eksctl does.
+func newSessions(c *cli.Context) *eksconn.Sessions {
+	s := &eksconn.Sessions{}
+	if verboseLevel(c) >= levelMax {
+		s.Log = callLogger(newUI(c))
+	}
+	return s
+}
+
+// callLogger writes each AWS call as a debug line.
+func callLogger(u *ui) eksconn.CallLog {
+	return func(service, operation string, err error, took time.Duration) {
+		outcome := "ok"
+		if err != nil {
+			outcome = "failed: " + oneLine(err.Error())
+		}
+		u.debug("aws: %s %s: %s (%s)", service, operation, outcome, took.Round(time.Millisecond))
+	}
 }
 
 // targetOptions reaches one cluster of an access file: its own connection
@@ -52,7 +75,9 @@ func targetOptions(c *cli.Context, want desired.Target, sessions *eksconn.Sessio
 		return cluster.Options{Kubeconfig: flagString(c, "kubeconfig"), Context: conn.Context}
 	}
 	o := connectOptions(c, want.Name, conn.Region)
-	o.Sessions = sessions
+	if sessions != nil {
+		o.Sessions = sessions
+	}
 	if want.Name == "" {
 		return o
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // Identity is the AWS identity a cluster is reached with: a profile (empty:
@@ -64,6 +65,10 @@ var sessionNameUnsafe = regexp.MustCompile(`[^\w+=,.@-]`)
 // of a hundred clusters in three accounts makes three AssumeRole calls, not a
 // hundred. The zero value is ready; it is safe for concurrent use.
 type Sessions struct {
+	// Log, when set, hears every AWS call made with these sessions (the
+	// role's AssumeRole included): -v 5, as eksctl logs its AWS calls.
+	Log CallLog
+
 	mu   sync.Mutex
 	byID map[Identity]*session
 	// now names the sessions; tests may fix it.
@@ -96,7 +101,7 @@ func (s *Sessions) Config(ctx context.Context, id Identity, region string) (aws.
 	}
 	sess.mu.Lock()
 	if !sess.done {
-		cfg, err := load(ctx, id, region, now())
+		cfg, err := load(ctx, id, region, now(), s.Log)
 		if err != nil && ctx.Err() != nil {
 			// This cluster's run was cancelled or timed out: the next
 			// cluster of the identity tries again rather than inherit it.
@@ -123,12 +128,18 @@ func (s *Sessions) Config(ctx context.Context, id Identity, region string) (aws.
 // credentials are fetched on first use and cached (aws.CredentialsCache), so
 // a role that may not be assumed fails the clusters that need it, with
 // STS's answer, and no other.
-func load(ctx context.Context, id Identity, region string, now time.Time) (aws.Config, error) {
+func load(ctx context.Context, id Identity, region string, now time.Time, log CallLog) (aws.Config, error) {
 	// The shared configuration keeps the profile's (or environment's)
 	// region; each cluster sets its own on a copy.
 	cfg, err := loadBase(ctx, "", id.Profile)
-	if err != nil || id.RoleARN == "" {
+	if err != nil {
 		return cfg, err
+	}
+	if log != nil {
+		cfg.APIOptions = append(cfg.APIOptions, logCalls(log))
+	}
+	if id.RoleARN == "" {
+		return cfg, nil
 	}
 	// STS is called in the profile's region, else in the region of the
 	// first cluster that needs the role.
@@ -144,4 +155,22 @@ func load(ctx context.Context, id Identity, region string, now time.Time) (aws.C
 	})
 	cfg.Credentials = aws.NewCredentialsCache(provider)
 	return cfg, nil
+}
+
+// CallLog hears one AWS call: which, how it ended, how long it took
+// (retries included). It never sees a request's headers or body, so no
+// credential or token can reach a log through it.
+type CallLog func(service, operation string, err error, took time.Duration)
+
+// logCalls reports each operation to log once it ends.
+func logCalls(log CallLog) func(*middleware.Stack) error {
+	return func(stack *middleware.Stack) error {
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("iammapCallLog",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				start := time.Now()
+				out, md, err := next.HandleInitialize(ctx, in)
+				log(middleware.GetServiceID(ctx), middleware.GetOperationName(ctx), err, time.Since(start))
+				return out, md, err
+			}), middleware.Before)
+	}
 }
