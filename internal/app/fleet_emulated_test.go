@@ -386,3 +386,31 @@ func TestVerbose5LogsEachAWSCall(t *testing.T) {
 		t.Errorf("-v 4 logs AWS calls:\n%s", stderr)
 	}
 }
+
+// TestFleetCommonEntriesSkipConfigMapClusters: a CONFIG_MAP cluster has no
+// access entries, so the file's common entries are skipped there with a
+// note, with --force too (which cannot make them exist).
+func TestFleetCommonEntriesSkipConfigMapClusters(t *testing.T) {
+	file, _ := emulatedFleet(t, 0, eksemu.Options{}, eksemu.ClusterSpec{Name: "cm", AuthMode: eksemu.ModeConfigMap, Endpoint: "https://127.0.0.1:1"})
+	for _, args := range [][]string{{"diff"}, {"apply", "--force"}} {
+		out, stderr, code := runIammap(append(args, "-f", file)...)
+		if code != 0 || !strings.Contains(out, "note: the file's common accessEntries (2) are not applied: the cluster is in CONFIG_MAP mode") {
+			t.Errorf("%v: exit %d\n%s\n%s", args, code, out, stderr)
+		}
+	}
+}
+
+// TestDiffPlansWhenTheGuardCannotReadAWSAuth: a planner that may not read
+// aws-auth (here: the API server cannot be reached) still gets its plan,
+// told the guard's verdict is missing; apply --dry-run, which must fail
+// closed, does not go on.
+func TestDiffPlansWhenTheGuardCannotReadAWSAuth(t *testing.T) {
+	file, _ := emulatedFleet(t, 0, eksemu.Options{}, eksemu.ClusterSpec{Name: "both", AuthMode: eksemu.ModeAPIAndConfigMap, Endpoint: "https://127.0.0.1:1"})
+	out, stderr, code := runIammap("diff", "-f", file)
+	if code != 2 || !strings.Contains(out, "note: whether apply would refuse this plan was not checked: reading aws-auth failed") {
+		t.Errorf("diff: exit %d\n%s\n%s", code, out, stderr)
+	}
+	if _, stderr, code := runIammap("apply", "--dry-run", "-f", file); code != 1 {
+		t.Errorf("apply --dry-run without aws-auth: exit %d, want 1\n%s", code, stderr)
+	}
+}

@@ -122,9 +122,9 @@ func checkEndpoints(c *cli.Context, targets []desired.Target) error {
 	}
 	for _, t := range targets {
 		if t.Connection.EndpointOutsideAWS() {
-			return withHint(badFlags("cluster %s: endpointUrl %s is neither an AWS EKS endpoint (https://eks.REGION.amazonaws.com, a VPC endpoint) nor on this machine; the file would send your signed AWS requests, and the tokens iammap makes for the cluster, there",
-				t.Label, output.Safe(t.Connection.EndpointURL)),
-				"if you trust this file and that endpoint (a proxy, an emulator), pass --allow-endpoint-url (or set IAMMAP_ALLOW_ENDPOINT_URL=true)")
+			return withHint(fmt.Errorf("%w: cluster %s: endpointUrl %s is neither an AWS EKS endpoint (https://eks.REGION.amazonaws.com, a VPC endpoint) nor a loopback address (127.0.0.1, ::1); the file would send your signed AWS requests, and the tokens iammap makes for the cluster, there",
+				desired.ErrInvalid, t.Label, output.Safe(t.Connection.EndpointURL)),
+				"if you trust this file and that endpoint (a proxy, an emulator; the name localhost too, which DNS resolves), pass --allow-endpoint-url (or set IAMMAP_ALLOW_ENDPOINT_URL=true)")
 		}
 	}
 	return nil

@@ -163,7 +163,9 @@ func converge(ctx context.Context, t *Target, want desired.Target, o ConvergeOpt
 		p.Notes = append(p.Notes, fmt.Sprintf("the file's common awsAuth (%d mapping(s)) is not applied: the cluster is in API mode, where EKS ignores aws-auth", len(want.AWSAuth.Mappings)+len(want.AWSAuth.Accounts)))
 		want.AWSAuth = awsauth.Desired{}
 	}
-	if want.SharedEntries && t.Mode() == mapping.ModeConfigMap && !o.Force && len(want.AccessEntries) > 0 {
+	// --force cannot give a CONFIG_MAP cluster access entries: the note
+	// stands with it too.
+	if want.SharedEntries && t.Mode() == mapping.ModeConfigMap && len(want.AccessEntries) > 0 {
 		p.Notes = append(p.Notes, fmt.Sprintf("the file's common accessEntries (%d) are not applied: the cluster is in CONFIG_MAP mode, which has no access entries", len(want.AccessEntries)))
 		want.AccessEntries = nil
 	}
@@ -244,13 +246,19 @@ func converge(ctx context.Context, t *Target, want desired.Target, o ConvergeOpt
 	}
 	if !o.Write && len(entryPlan.Actions) > 0 && !guarded {
 		// A dry run meets the guard as the real run would; a plan hears
-		// its verdict.
+		// its verdict when it can be had. A planner that may not read
+		// aws-auth (a read-only CI role) still gets its plan, told that
+		// the verdict is missing: only a write must fail closed.
 		set, err := t.AWSAuthSet(ctx)
-		if err != nil {
+		switch {
+		case err != nil && !check:
+			p.Notes = append(p.Notes, fmt.Sprintf("whether apply would refuse this plan was not checked: reading aws-auth failed (%v)", err))
+		case err != nil:
 			return p, err
-		}
-		if err := verdict(g.EntriesChange(set, entryPlan)); err != nil {
-			return p, err
+		default:
+			if err := verdict(g.EntriesChange(set, entryPlan)); err != nil {
+				return p, err
+			}
 		}
 	}
 	if o.Write && len(entryPlan.Actions) > 0 {

@@ -162,15 +162,32 @@ func load(ctx context.Context, id Identity, region string, now time.Time, log Ca
 // credential or token can reach a log through it.
 type CallLog func(service, operation string, err error, took time.Duration)
 
-// logCalls reports each operation to log once it ends.
+// logCalls reports each operation to log once it ends, if a request was
+// sent: a presigned request (the Kubernetes token) is made, never sent, and
+// is no call.
 func logCalls(log CallLog) func(*middleware.Stack) error {
 	return func(stack *middleware.Stack) error {
-		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("iammapCallLog",
+		err := stack.Initialize.Add(middleware.InitializeMiddlewareFunc("iammapCallLog",
 			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				start := time.Now()
-				out, md, err := next.HandleInitialize(ctx, in)
-				log(middleware.GetServiceID(ctx), middleware.GetOperationName(ctx), err, time.Since(start))
+				start, sent := time.Now(), new(bool)
+				out, md, err := next.HandleInitialize(middleware.WithStackValue(ctx, callSentKey{}, sent), in)
+				if *sent {
+					log(middleware.GetServiceID(ctx), middleware.GetOperationName(ctx), err, time.Since(start))
+				}
 				return out, md, err
 			}), middleware.Before)
+		if err != nil {
+			return err
+		}
+		// The deserialize step runs once the request goes out.
+		return stack.Deserialize.Add(middleware.DeserializeMiddlewareFunc("iammapCallSent",
+			func(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+				if sent, ok := middleware.GetStackValue(ctx, callSentKey{}).(*bool); ok {
+					*sent = true
+				}
+				return next.HandleDeserialize(ctx, in)
+			}), middleware.After)
 	}
 }
+
+type callSentKey struct{}

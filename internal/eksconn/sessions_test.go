@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/iammap/iammap/internal/devstack/authwebhook"
 	"github.com/iammap/iammap/internal/devstack/stsemu"
+	"github.com/iammap/iammap/internal/ekstoken"
 )
 
 // localSTS serves the stack's STS (SigV4-checked, AssumeRole of role for
@@ -155,5 +156,31 @@ func TestSessionName(t *testing.T) {
 		if got != tt.want || len(got) > 64 {
 			t.Errorf("SessionName(%v) = %q, want %q", tt.env, got, tt.want)
 		}
+	}
+}
+
+// The call log hears calls that were sent, not a presigned token.
+func TestCallLogSkipsPresignedTokens(t *testing.T) {
+	localSTS(t, "arn:aws:iam::444455556666:role/x", "")
+	var calls []string
+	s := Sessions{Log: func(service, operation string, err error, _ time.Duration) {
+		calls = append(calls, service+" "+operation)
+	}}
+	cfg, err := s.Config(context.Background(), Identity{}, "us-west-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := sts.NewFromConfig(cfg)
+	if _, err := ekstoken.Generate(context.Background(), client, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 0 {
+		t.Errorf("a presigned token was logged as %v", calls)
+	}
+	if _, err := client.GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(calls, ",") != "STS GetCallerIdentity" {
+		t.Errorf("calls %v; want the one sent", calls)
 	}
 }
