@@ -70,14 +70,11 @@ func runConverge(c *cli.Context, write bool) error {
 	if format != "text" && format != "json" {
 		return badFlags("unknown output format %q: use text or json", format)
 	}
-	file, targets, err := loadAccessFile(c, c.String("filename"))
+	file, targets, fleetRun, err := loadForRun(c)
 	if err != nil {
 		return err
 	}
-	if err := checkFleetFlags(c, isFleet(c, file)); err != nil {
-		return err
-	}
-	if isFleet(c, file) {
+	if fleetRun {
 		return runFleetConverge(c, u, file, targets, write, format)
 	}
 	if file.ClusterConfig {

@@ -42,15 +42,12 @@ func runAudit(c *cli.Context) error {
 		return badFlags("unknown --fail-on %q: use warning, error or none", failOn)
 	}
 	if c.String("filename") != "" {
-		file, targets, err := loadAccessFile(c, c.String("filename"))
+		file, targets, fleetRun, err := loadForRun(c)
 		if err != nil {
 			return err
 		}
-		if err := checkFleetFlags(c, isFleet(c, file)); err != nil {
-			return err
-		}
-		if isFleet(c, file) {
-			return runFleetAudit(c, u, file, format, failOn)
+		if fleetRun {
+			return runFleetAudit(c, u, file, targets, format, failOn)
 		}
 		if flagString(c, "cluster") != "" && len(file.Clusters) > 0 {
 			want, err := file.Target(flagString(c, "cluster"))

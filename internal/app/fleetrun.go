@@ -111,6 +111,20 @@ func loadAccessFile(c *cli.Context, path string) (*desired.File, []desired.Targe
 	return file, targets, nil
 }
 
+// loadForRun is loadAccessFile for diff, apply and audit: it also says
+// whether the run covers the file's clusters (fleetRun), and checks the
+// fleet flags for that run.
+func loadForRun(c *cli.Context) (file *desired.File, targets []desired.Target, fleetRun bool, err error) {
+	if file, targets, err = loadAccessFile(c, c.String("filename")); err != nil {
+		return nil, nil, false, err
+	}
+	fleetRun = isFleet(c, file)
+	if err := checkFleetFlags(c, fleetRun); err != nil {
+		return nil, nil, false, err
+	}
+	return file, targets, fleetRun, nil
+}
+
 // checkEndpoints refuses, unless --allow-endpoint-url, a file that sends a
 // cluster's EKS requests outside AWS and this machine: access files are
 // reviewed in pull requests and run by CI with CI's credentials, and such
@@ -168,7 +182,7 @@ func (r *fleetRunner) connect(ctx context.Context, want desired.Target, row *fle
 	if o.Cluster == "" {
 		row.Context = o.Context
 	}
-	t, err := cluster.Connect(ctx, o)
+	t, err := connectWithin(ctx, r.u.forCluster(want.Label), o)
 	if err != nil {
 		return nil, err
 	}
@@ -180,10 +194,6 @@ func (r *fleetRunner) connect(ctx context.Context, want desired.Target, row *fle
 				"list each cluster once; entries that reach one cluster would undo each other's changes on every run")
 		}
 		row.Account, row.Region = cl.Account, cl.Region
-		r.u.forCluster(want.Label).debug("%s: status %s, authentication mode %s, endpoint %s, as %s", cl.ARN, cl.Status, cl.AuthMode, cl.Endpoint,
-			eksconn.Identity{Profile: o.Profile, RoleARN: o.RoleARN, ExternalID: o.ExternalID})
-	} else {
-		r.u.forCluster(want.Label).debug("kubeconfig context %q (server %s)", t.Kube.Context, t.Kube.Server)
 	}
 	return t, nil
 }
@@ -206,6 +216,7 @@ func (r *fleetRunner) run(selected []fleet.Cluster, parallel int, op func(contex
 		r.sessions.Log = callLogger(r.u)
 	}
 	perCluster := r.c.Duration("cluster-timeout")
+	finished := make(map[string]fleetreport.Row, len(selected))
 	limits := fleet.Limits{Parallel: parallel, MaxFailures: r.c.Int("max-failures")}
 	results := fleet.RunWithin(r.c.Context, selected, limits, func(ctx context.Context, fc fleet.Cluster) (fleetreport.Row, error) {
 		bar.Start(fc.Name)
@@ -223,6 +234,7 @@ func (r *fleetRunner) run(selected []fleet.Cluster, parallel int, op func(contex
 		return row, err
 	}, func(res fleet.Result[fleetreport.Row]) {
 		row := finishRow(res)
+		finished[res.Cluster.Name] = row // done is called one at a time
 		status := row.Result()
 		switch row.Status {
 		case fleetreport.Failed:
@@ -234,11 +246,13 @@ func (r *fleetRunner) run(selected []fleet.Cluster, parallel int, op func(contex
 	})
 	rows := make([]fleetreport.Row, len(results))
 	for i, res := range results {
-		rows[i] = finishRow(res)
-		if !res.Ran {
-			// Counted too, so the count reaches the total.
-			bar.Done(rows[i].Cluster, "not run", false, 0)
+		if res.Ran {
+			rows[i] = finished[res.Cluster.Name]
+			continue
 		}
+		rows[i] = finishRow(res)
+		// Counted too, so the count reaches the total.
+		bar.Done(rows[i].Cluster, "not run", false, 0)
 	}
 	return rows
 }
@@ -275,8 +289,6 @@ func runFleetConverge(c *cli.Context, u *ui, file *desired.File, targets []desir
 			if want.Label != want.Name {
 				p.Cluster += ", EKS name " + want.Name
 			}
-		}
-		if p != nil {
 			row.Plan = p
 			row.Tally(*p, write)
 		}
@@ -397,11 +409,7 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 // runFleetAudit is audit over the clusters of an access file.
-func runFleetAudit(c *cli.Context, u *ui, file *desired.File, format, failOn string) error {
-	targets, err := file.Targets()
-	if err != nil {
-		return err
-	}
+func runFleetAudit(c *cli.Context, u *ui, file *desired.File, targets []desired.Target, format, failOn string) error {
 	selected, byName, err := selectTargets(c, file, targets)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"time"
 
 	"github.com/iammap/iammap/internal/cluster"
@@ -93,13 +94,19 @@ func targetOptions(c *cli.Context, want desired.Target, sessions *eksconn.Sessio
 
 // connect reaches the cluster o selects and says which with --verbose.
 func connect(c *cli.Context, u *ui, o cluster.Options) (*cluster.Target, error) {
-	t, err := cluster.Connect(c.Context, o)
+	return connectWithin(c.Context, u, o)
+}
+
+// connectWithin is connect under ctx (a fleet's per-cluster deadline).
+func connectWithin(ctx context.Context, u *ui, o cluster.Options) (*cluster.Target, error) {
+	t, err := cluster.Connect(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	if t.EKS != nil {
 		cl := t.EKS.Cluster
-		u.debug("cluster %s (%s): status %s, authentication mode %s, endpoint %s", cl.Name, cl.ARN, cl.Status, cl.AuthMode, cl.Endpoint)
+		u.debug("cluster %s (%s): status %s, authentication mode %s, endpoint %s, as %s", cl.Name, cl.ARN, cl.Status, cl.AuthMode, cl.Endpoint,
+			eksconn.Identity{Profile: o.Profile, RoleARN: o.RoleARN, ExternalID: o.ExternalID})
 	} else {
 		u.debug("using kubeconfig context %q (server %s)", t.Kube.Context, t.Kube.Server)
 	}
