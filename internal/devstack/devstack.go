@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -295,10 +296,26 @@ func (c *Cluster) launch(path, logName string, args ...string) (*exec.Cmd, error
 }
 
 func (c *Cluster) waitReady(ctx context.Context, timeout time.Duration) error {
+	// A process that exits (a port taken, a bad flag) fails the wait at
+	// once, instead of after the whole timeout.
+	dead := false
+	waitFor := func(ctx context.Context, timeout time.Duration, ok func() bool) error {
+		err := waitFor(ctx, timeout, func() bool {
+			if !c.alive() {
+				dead = true
+				return true
+			}
+			return ok()
+		})
+		if dead {
+			return errors.New("kube-apiserver or etcd exited before the API server was ready")
+		}
+		return err
+	}
 	// The API server writes its self-signed serving certificate at start-up.
 	if err := waitFor(ctx, timeout, func() bool {
 		_, err := os.Stat(c.CAFile)
-		return c.alive() && err == nil
+		return err == nil
 	}); err != nil {
 		return err
 	}
@@ -308,7 +325,7 @@ func (c *Cluster) waitReady(ctx context.Context, timeout time.Duration) error {
 		return err
 	}
 	if err := waitFor(ctx, timeout, func() bool {
-		return c.alive() && httpOK(hc, c.Server+"/readyz")
+		return httpOK(hc, c.Server+"/readyz")
 	}); err != nil {
 		return err
 	}
@@ -418,7 +435,18 @@ func NewUser(name string, groups ...string) User {
 	return User{Name: name, Groups: groups, Token: randomToken()}
 }
 
+// handedOut are the ports freePorts gave this process. A port is free
+// again once its probe closes, so stacks started side by side (a fleet)
+// could each be handed the same one, and the second API server or etcd
+// would never bind it; a port is handed out once per process.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
 func freePorts(n int) ([]int, error) {
+	handedOut.Lock()
+	defer handedOut.Unlock()
 	var ports []int
 	var ls []net.Listener
 	defer func() {
@@ -426,13 +454,18 @@ func freePorts(n int) ([]int, error) {
 			l.Close()
 		}
 	}()
-	for range n {
+	for len(ports) < n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, err
 		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		ls = append(ls, l) // held open while probing, so the kernel picks another
+		port := l.Addr().(*net.TCPAddr).Port
+		if handedOut.ports[port] {
+			continue
+		}
+		handedOut.ports[port] = true
+		ports = append(ports, port)
 	}
 	return ports, nil
 }
