@@ -414,3 +414,17 @@ func TestDiffPlansWhenTheGuardCannotReadAWSAuth(t *testing.T) {
 		t.Errorf("apply --dry-run without aws-auth: exit %d, want 1\n%s", code, stderr)
 	}
 }
+
+// TestAccessEntriesOnAConfigMapClusterHintFitsAFile: a file's own entries
+// on a CONFIG_MAP cluster are refused with a hint a file user can follow
+// (not create's --backend, which diff and apply do not take).
+func TestAccessEntriesOnAConfigMapClusterHintFitsAFile(t *testing.T) {
+	file, _ := emulatedFleet(t, 0, eksemu.Options{}, eksemu.ClusterSpec{Name: "cm", AuthMode: eksemu.ModeConfigMap, Endpoint: "https://127.0.0.1:1"})
+	editFile(t, file, func(s string) string {
+		return strings.Replace(s, "  - {name: cm,", "  - {accessEntries: [{principalArn: \"arn:aws:iam::111122223333:role/x\"}], name: cm,", 1)
+	})
+	_, stderr, code := runIammap("diff", "-f", file, "--cluster", "cm")
+	if code != 1 || !strings.Contains(stderr, "iammap: hint: the file lists accessEntries: switch the cluster with `iammap auth-mode --set API_AND_CONFIG_MAP --cluster cm` (one way)") || strings.Contains(stderr, "--backend") {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+}

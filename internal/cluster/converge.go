@@ -175,7 +175,12 @@ func converge(ctx context.Context, t *Target, want desired.Target, o ConvergeOpt
 	}
 	if doEntries {
 		if err := t.RequireAccessEntries(); err != nil {
-			return p, err
+			// The routing hint (--backend) is create's and delete's; a file
+			// says where its entries go.
+			if t.EKS == nil {
+				return p, WithHint(err, "the file lists accessEntries, which live in the EKS API: reach the cluster by name (--cluster NAME), or map those principals under awsAuth instead")
+			}
+			return p, WithHint(err, fmt.Sprintf("the file lists accessEntries: switch the cluster with `iammap auth-mode --set API_AND_CONFIG_MAP --cluster %s` (one way), or map those principals under awsAuth instead", t.Name()))
 		}
 	}
 	g, err := t.Guard(ctx, nil, o.Force)
